@@ -1,0 +1,368 @@
+"""The store: sqlmodel tables and the repository functions that read and write them.
+
+SQLite (embedded default) and PostgreSQL (production) share every query. Unique keys
+make duplicates impossible: one article per canonical URL, one feed link per
+(feed, article), one alert per (rule, article), one webhook id per alert. Claims are
+conditional UPDATEs, so two workers or two beats never act on the same row at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def utcnow() -> datetime:
+    """Aware UTC; sqlmodel's UTCDateTime columns refuse naive datetimes."""
+    return datetime.now(UTC)
+
+
+class Feed(SQLModel, table=True):
+    __tablename__ = "feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    name: str = Field(default="", max_length=300)
+    interval_seconds: int = Field(default=900)
+    enabled: bool = Field(default=True)
+    etag: str | None = Field(default=None, sa_column=Column(Text))
+    last_modified: str | None = Field(default=None, max_length=100)
+    next_poll_at: datetime = Field(default_factory=utcnow, index=True)
+    error_count: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_polled_at: datetime | None = None
+    last_status: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Article(SQLModel, table=True):
+    __tablename__ = "articles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    canonical_url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    guid: str | None = Field(default=None, sa_column=Column(Text, index=True))
+    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    author: str | None = Field(default=None, sa_column=Column(Text))
+    published: datetime | None = None
+    site_name: str | None = Field(default=None, sa_column=Column(Text))
+    language: str | None = Field(default=None, max_length=16)
+    summary: str | None = Field(default=None, sa_column=Column(Text))
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    content_hash: str | None = Field(default=None, max_length=64, index=True)
+    word_count: int | None = None
+    # pending -> fetched|fallback -> processed; the reason says why a fallback was used.
+    fetch_status: str = Field(default="pending", max_length=20)
+    fetch_reason: str | None = Field(default=None, sa_column=Column(Text))
+    page_html: bytes | None = Field(default=None, exclude=True)
+    extraction: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None
+
+
+class FeedArticle(SQLModel, table=True):
+    __tablename__ = "feed_articles"
+    __table_args__ = (UniqueConstraint("feed_id", "guid", name="uq_feed_articles_feed_guid"),)
+
+    feed_id: int = Field(foreign_key="feeds.id", primary_key=True, ondelete="CASCADE")
+    article_id: int = Field(foreign_key="articles.id", primary_key=True, ondelete="CASCADE")
+    guid: str | None = Field(default=None, sa_column=Column(Text))
+    seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Rule(SQLModel, table=True):
+    __tablename__ = "rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    webhook_url: str = Field(sa_column=Column(Text, nullable=False))
+    secret: str = Field(max_length=200, repr=False)
+    feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL")
+    enabled: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Alert(SQLModel, table=True):
+    """The outbox: one row per (rule, article), delivered until it succeeds or dies."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "article_id", name="uq_alerts_rule_article"),
+        Index("ix_alerts_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: int = Field(foreign_key="rules.id", ondelete="CASCADE")
+    article_id: int = Field(foreign_key="articles.id", ondelete="CASCADE")
+    webhook_id: str = Field(max_length=64, unique=True)
+    # pending (due at next_attempt_at) -> sending (claimed) -> delivered | dead
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    claimed_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alerts.id", index=True, ondelete="CASCADE")
+    attempted_at: datetime = Field(default_factory=utcnow)
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    duration_ms: int = Field(default=0)
+
+
+# --- engine -----------------------------------------------------------------------------
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process; disposed in forked children (see below)."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _make_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy so BEGIN IMMEDIATE below is what starts it.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # Take the write lock up front: a deferred transaction that later writes can fail
+    # with SQLITE_BUSY without waiting for busy_timeout.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _dispose_after_fork() -> None:
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_dispose_after_fork)
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on error."""
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def dispose_all() -> None:
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on either backend; True when a row was inserted."""
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_fn(table).values(**values).on_conflict_do_nothing()
+    result = session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- feeds ------------------------------------------------------------------------------
+
+
+def add_feed(session: Session, url: str, name: str, interval_seconds: int) -> Feed:
+    existing = session.exec(select(Feed).where(Feed.url == url)).first()
+    if existing is not None:
+        existing.name = name or existing.name
+        existing.interval_seconds = interval_seconds
+        existing.enabled = True
+        session.add(existing)
+        return existing
+    feed = Feed(url=url, name=name, interval_seconds=interval_seconds, next_poll_at=utcnow())
+    session.add(feed)
+    session.flush()
+    return feed
+
+
+def find_feed(session: Session, ref: str) -> Feed | None:
+    """A feed by id, exact URL or exact name."""
+    if ref.isdigit():
+        return session.get(Feed, int(ref))
+    return session.exec(select(Feed).where((Feed.url == ref) | (Feed.name == ref))).first()
+
+
+def claim_due_feeds(session: Session, now: datetime, lease: timedelta, limit: int) -> list[int]:
+    """Claim due feeds by pushing next_poll_at past the lease, one conditional UPDATE each.
+
+    A feed whose UPDATE matches no row was claimed by another tick in the meantime.
+    """
+    candidates = session.exec(
+        select(Feed.id, Feed.next_poll_at)
+        .where(Feed.enabled == True, Feed.next_poll_at <= now)  # noqa: E712
+        .order_by(Feed.next_poll_at)
+        .limit(limit)
+    ).all()
+    claimed: list[int] = []
+    for feed_id, due_at in candidates:
+        result = session.execute(
+            update(Feed)
+            .where(Feed.id == feed_id, Feed.next_poll_at == due_at)  # type: ignore[arg-type]
+            .values(next_poll_at=now + lease)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            claimed.append(feed_id)  # type: ignore[arg-type]
+    return claimed
+
+
+# --- articles ---------------------------------------------------------------------------
+
+
+def article_for_guid(session: Session, feed_id: int, guid: str) -> int | None:
+    return session.exec(
+        select(FeedArticle.article_id).where(
+            FeedArticle.feed_id == feed_id, FeedArticle.guid == guid
+        )
+    ).first()
+
+
+def upsert_article(session: Session, values: dict[str, Any]) -> tuple[int, bool]:
+    """Insert the article unless its canonical URL is known; return (id, inserted)."""
+    inserted = insert_ignore(session, Article, values)
+    article_id = session.exec(
+        select(Article.id).where(Article.canonical_url == values["canonical_url"])
+    ).one()
+    return int(article_id), inserted  # type: ignore[arg-type]
+
+
+def link_feed_article(session: Session, feed_id: int, article_id: int, guid: str | None) -> None:
+    exists = session.exec(
+        select(FeedArticle).where(
+            FeedArticle.feed_id == feed_id, FeedArticle.article_id == article_id
+        )
+    ).first()
+    if exists is None:
+        guid_taken = guid is not None and article_for_guid(session, feed_id, guid) is not None
+        insert_ignore(
+            session,
+            FeedArticle,
+            {
+                "feed_id": feed_id,
+                "article_id": article_id,
+                "guid": None if guid_taken else guid,
+                "seen_at": utcnow(),
+            },
+        )
+
+
+def article_feeds(session: Session, article_id: int) -> list[Feed]:
+    return list(
+        session.exec(
+            select(Feed)
+            .join(FeedArticle, FeedArticle.feed_id == Feed.id)  # type: ignore[arg-type]
+            .where(FeedArticle.article_id == article_id)
+            .order_by(Feed.id)
+        ).all()
+    )
+
+
+# --- rules ------------------------------------------------------------------------------
+
+
+def enabled_rules(session: Session) -> list[Rule]:
+    return list(session.exec(select(Rule).where(Rule.enabled == True).order_by(Rule.id)).all())  # noqa: E712
+
+
+def rules_version(session: Session) -> tuple[int, str]:
+    """Changes whenever a rule is added, removed or edited (the matcher cache key)."""
+    count, latest = session.exec(select(func.count(Rule.id), func.max(Rule.updated_at))).one()
+    return int(count), str(latest)
+
+
+def find_rule(session: Session, ref: str) -> Rule | None:
+    if ref.isdigit():
+        return session.get(Rule, int(ref))
+    return session.exec(select(Rule).where(Rule.name == ref)).first()
+
+
+# --- alerts -----------------------------------------------------------------------------
+
+
+def claim_alert(session: Session, alert_id: int, now: datetime, lease: timedelta) -> bool:
+    """pending and due -> sending, for one worker only."""
+    result = session.execute(
+        update(Alert)
+        .where(
+            Alert.id == alert_id,  # type: ignore[arg-type]
+            Alert.status == "pending",  # type: ignore[arg-type]
+            Alert.next_attempt_at <= now,  # type: ignore[arg-type]
+        )
+        .values(status="sending", claimed_until=now + lease)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def due_alert_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Alerts the relay should (re)enqueue; sending claims whose lease ran out are reopened."""
+    session.execute(
+        update(Alert)
+        .where(Alert.status == "sending", Alert.claimed_until < now)  # type: ignore[arg-type]
+        .values(status="pending", claimed_until=None)
+    )
+    rows = session.exec(
+        select(Alert.id)
+        .where(Alert.status == "pending", Alert.next_attempt_at <= now)
+        .order_by(Alert.next_attempt_at)
+        .limit(limit)
+    ).all()
+    return [int(r) for r in rows if r is not None]
+
+
+def list_alerts(session: Session, status: str | None, limit: int) -> Sequence[Alert]:
+    query = select(Alert).order_by(Alert.id.desc()).limit(limit)  # type: ignore[union-attr]
+    if status:
+        query = query.where(Alert.status == status)
+    return session.exec(query).all()

@@ -1,0 +1,220 @@
+"""Every newswatch setting, declared once with its type, default and meaning.
+
+Precedence (highest first): environment variables ``NEWSWATCH_*``, then the YAML file
+named by ``NEWSWATCH_CONFIG_FILE`` (if any), then the defaults below. ``config/SETTINGS.md``
+documents the same options for operators; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from pipeline.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO_ROOT / "config"
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Reads the optional YAML settings file named by NEWSWATCH_CONFIG_FILE."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("NEWSWATCH_CONFIG_FILE")
+        if not path:
+            return {}
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"settings file not found: {path}") from exc
+        except yaml.YAMLError as exc:
+            message = f"settings file {path} is not valid YAML: {_first_line(exc)}"
+            raise ConfigError(message) from exc
+        if loaded is None:
+            return {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"settings file {path} must be a mapping of option: value")
+        return {str(k).lower(): v for k, v in loaded.items()}
+
+
+def _first_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Field descriptions are the documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWATCH_", extra="forbid")
+
+    data_dir: Path = Field(
+        Path("./newswatch-data"),
+        description="Directory for the embedded defaults: SQLite file, filesystem broker, "
+        "beat state.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store; default sqlite:///<data_dir>/newswatch.db. "
+        "Production: postgresql+psycopg://user@host/db.",
+    )
+    broker_url: str | None = Field(
+        None,
+        description="Celery broker URL; default filesystem:// under <data_dir>/broker. "
+        "Production: redis://host:6379/0.",
+    )
+    feeds_file: Path = Field(
+        CONFIG_DIR / "feeds.yaml", description="Feeds loaded by `newswatch feeds sync` and `run`."
+    )
+    rules_file: Path = Field(
+        CONFIG_DIR / "rules.yaml", description="Rules loaded by `newswatch rules sync` and `run`."
+    )
+    topics_file: Path = Field(
+        CONFIG_DIR / "topics.yaml", description="IPTC Media Topics definitions used for tagging."
+    )
+    default_poll_interval: int = Field(
+        900, ge=30, description="Seconds between polls of a feed that sets no interval."
+    )
+    max_poll_backoff: int = Field(
+        6 * 3600, ge=60, description="Upper bound in seconds of the error backoff between polls."
+    )
+    beat_interval: float = Field(
+        10.0, gt=0, description="Seconds between beat ticks that claim due feeds and due alerts."
+    )
+    feeds_per_tick: int = Field(50, ge=1, description="Most feeds claimed by one beat tick.")
+    alerts_per_tick: int = Field(
+        100, ge=1, description="Most due alerts re-sent by one relay tick."
+    )
+    claim_lease: int = Field(
+        600,
+        ge=30,
+        description="Seconds a claimed feed or alert stays leased before another tick "
+        "may retry it.",
+    )
+    http_connect_timeout: float = Field(5.0, gt=0, description="Outbound connect timeout, seconds.")
+    http_read_timeout: float = Field(15.0, gt=0, description="Outbound read timeout, seconds.")
+    http_total_timeout: float = Field(
+        30.0, gt=0, description="Deadline for a whole outbound request incl. redirects, seconds."
+    )
+    http_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Cap on a decompressed response body, bytes."
+    )
+    http_max_redirects: int = Field(
+        3, ge=0, le=10, description="Redirects followed for feeds and pages (never for webhooks)."
+    )
+    http_user_agent: str = Field(
+        "newswatch/0.1 (+https://github.com/newswatch)",
+        description="User-Agent sent with every outbound request.",
+    )
+    http_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts or IP networks exempt from the private-address guard "
+        "(e.g. 127.0.0.1, 10.0.0.0/8). Empty: only public addresses are reached.",
+    )
+    webhook_timeout: float = Field(10.0, gt=0, description="Timeout of one webhook POST, seconds.")
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Default whsec_ secret for rules that do not set their own "
+        "(a rule without one gets a generated secret).",
+    )
+    task_soft_time_limit: int = Field(120, ge=5, description="Celery soft time limit, seconds.")
+    task_time_limit: int = Field(180, ge=10, description="Celery hard time limit, seconds.")
+    worker_concurrency: int = Field(2, ge=1, description="Worker processes for `newswatch run`.")
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return upper
+
+    @field_validator("http_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls))
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'newswatch.db').resolve()}"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def uses_filesystem_broker(self) -> bool:
+        return self.celery_broker_url.startswith("filesystem://")
+
+    @property
+    def broker_dir(self) -> Path:
+        return (self.data_dir / "broker").resolve()
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings as a dict safe to print: secrets and URL passwords masked."""
+        values = self.model_dump()
+        for key, value in values.items():
+            if isinstance(value, SecretStr) or (key.endswith("secret") and value):
+                values[key] = "**********"
+            elif key.endswith("_url") and isinstance(value, str):
+                values[key] = _mask_password(value)
+        return values
+
+
+def _mask_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load and validate settings once per process; raise ConfigError with one line."""
+    try:
+        return Settings()
+    except ConfigError:
+        raise
+    except Exception as exc:  # pydantic ValidationError: reduce to one line for the CLI
+        raise ConfigError(f"invalid settings: {_describe_validation(exc)}") from exc
+
+
+def _describe_validation(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        parts = []
+        for err in errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"NEWSWATCH_{loc.upper()}: {err.get('msg')}")
+        return "; ".join(parts)
+    return _first_line(exc)

@@ -1,0 +1,112 @@
+"""Article cleaning: page HTML (or plain text) in, title/metadata/clean text out.
+
+trafilatura does the work; comments are excluded. An empty result is a normal outcome
+(``CleanedArticle.text == ""`` with a reason), not an exception: the caller falls back
+to the feed's summary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import trafilatura
+
+_LOOKS_LIKE_HTML = re.compile(rb"<\s*(html|head|body|article|div|p|!doctype)\b", re.IGNORECASE)
+_MIN_LANGUAGE_CHARS = 20
+
+
+@dataclass(frozen=True)
+class CleanedArticle:
+    title: str
+    text: str
+    author: str | None = None
+    published: datetime | None = None
+    site_name: str | None = None
+    language: str | None = None
+    description: str | None = None
+    # Set when no article text could be extracted: why.
+    reason: str | None = None
+
+
+def looks_like_html(document: bytes | str) -> bool:
+    head = document[:4096] if isinstance(document, bytes) else document[:4096].encode()
+    return bool(_LOOKS_LIKE_HTML.search(head))
+
+
+def clean_article(document: bytes | str, url: str | None = None) -> CleanedArticle:
+    """Extract the article from an HTML page, or tidy a plain-text document."""
+    if not looks_like_html(document):
+        text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+        text = _tidy(text)
+        return CleanedArticle(
+            title="",
+            text=text,
+            language=detect_language(text),
+            reason=None if text else "empty document",
+        )
+    extracted = trafilatura.bare_extraction(
+        document, url=url, include_comments=False, with_metadata=True, include_tables=True
+    )
+    if extracted is None:
+        return CleanedArticle(title="", text="", reason="no article text found in the page")
+    meta: dict[str, Any] = extracted.as_dict()  # type: ignore[union-attr]
+    text = _tidy(meta.get("text") or "")
+    html_language = _html_language(meta)
+    return CleanedArticle(
+        title=(meta.get("title") or "").strip(),
+        text=text,
+        author=meta.get("author") or None,
+        published=parse_page_date(meta.get("date")),
+        site_name=meta.get("sitename") or None,
+        language=detect_language(text) or html_language,
+        description=meta.get("description") or None,
+        reason=None if text else "no article text found in the page",
+    )
+
+
+def _html_language(meta: dict[str, Any]) -> str | None:
+    language = meta.get("language")
+    if isinstance(language, str) and language:
+        return language.split("-")[0].lower()
+    return None
+
+
+def _tidy(text: str) -> str:
+    lines = [" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(line for line in lines if line).strip()
+
+
+def parse_page_date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            parsed = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _language_identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of ``text``, or None when it is too short or too uncertain to say."""
+    sample = text[:5000]
+    if len(sample.strip()) < _MIN_LANGUAGE_CHARS:
+        return None
+    language, probability = _language_identifier().classify(sample)
+    return str(language) if probability >= 0.5 else None
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
