@@ -46,7 +46,11 @@ def expand_env(text: str) -> str:
             return match.group(2)
         raise ConfigError(f"environment variable {match.group(1)} is not set")
 
-    return _ENV_REFERENCE.sub(replace, text)
+    # Comment lines are left alone, so documentation may mention ${VAR} freely.
+    return "".join(
+        line if line.lstrip().startswith("#") else _ENV_REFERENCE.sub(replace, line)
+        for line in text.splitlines(keepends=True)
+    )
 
 
 def _load_list(path: Path, key: str) -> list[Any]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -75,10 +76,12 @@ class Settings(BaseSettings):
         "Production: redis://host:6379/0.",
     )
     feeds_file: Path = Field(
-        CONFIG_DIR / "feeds.yaml", description="Feeds loaded by `newswatch feeds sync` and `run`."
+        CONFIG_DIR / "feeds.yaml",
+        description="Feeds added by `newswatch config sync`, `run` and `beat`.",
     )
     rules_file: Path = Field(
-        CONFIG_DIR / "rules.yaml", description="Rules loaded by `newswatch rules sync` and `run`."
+        CONFIG_DIR / "rules.yaml",
+        description="Rules added by `newswatch config sync`, `run` and `beat`.",
     )
     topics_file: Path = Field(
         CONFIG_DIR / "topics.yaml", description="IPTC Media Topics definitions used for tagging."
@@ -117,7 +120,7 @@ class Settings(BaseSettings):
         "newswatch/0.1 (+https://github.com/newswatch)",
         description="User-Agent sent with every outbound request.",
     )
-    http_allow_hosts: list[str] = Field(
+    http_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts or IP networks exempt from the private-address guard "
         "(e.g. 127.0.0.1, 10.0.0.0/8). Empty: only public addresses are reached.",
@@ -218,3 +221,40 @@ def _describe_validation(exc: Exception) -> str:
             parts.append(f"NEWSWATCH_{loc.upper()}: {err.get('msg')}")
         return "; ".join(parts)
     return _first_line(exc)
+
+
+def settings_reference() -> str:
+    """The Markdown table in config/SETTINGS.md (a test checks the file matches)."""
+    lines = [
+        "# newswatch settings",
+        "",
+        "Generated from `pipeline/settings.py`:",
+        "`python -m pipeline.settings > config/SETTINGS.md`.",
+        "Set each as an environment variable, or as `name: value` in the YAML file named by",
+        "`NEWSWATCH_CONFIG_FILE` (the environment wins). Secrets are never printed.",
+        "",
+        "| variable | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        annotation = str(field.annotation).replace("typing.", "").replace("pathlib.", "")
+        annotation = annotation.replace("<class '", "").replace("'>", "").replace("|", "or")
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, Path):
+            default = default.relative_to(REPO_ROOT) if default.is_absolute() else default
+        shown = "—" if default in (None, []) else f"`{default}`"
+        lines.append(
+            f"| `NEWSWATCH_{name.upper()}` | {annotation} | {shown} | {field.description} |"
+        )
+    lines += [
+        "",
+        "Also read: `NEWSWATCH_CONFIG_FILE` (path of the YAML settings file), and in",
+        "`config/rules.yaml` the variables `NEWSWATCH_ALERT_WEBHOOK_URL` and",
+        "`NEWSWATCH_ALERT_WEBHOOK_SECRET`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(settings_reference(), end="")

@@ -206,9 +206,10 @@ def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_fn(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    key = next(iter(table.primary_key.columns))
+    # RETURNING tells both backends' drivers apart from "row skipped"; rowcount may be -1.
+    statement = insert_fn(table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None
 
 
 # --- feeds ------------------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""The store on real SQLite and PostgreSQL: migrations, unique keys, claims."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from pipeline.io import store
+from pipeline.io.store import Alert, Article, Feed, FeedArticle, Rule, session_scope, utcnow
+
+
+def _article(url: str) -> dict[str, object]:
+    return {"canonical_url": url, "title": "t", "fetch_status": "pending", "created_at": utcnow()}
+
+
+def test_migration_creates_every_table(store_url: str) -> None:
+    tables = set(inspect(store.get_engine(store_url)).get_table_names())
+    assert {
+        "feeds",
+        "articles",
+        "feed_articles",
+        "rules",
+        "alerts",
+        "delivery_attempts",
+        "alembic_version",
+    } <= tables
+
+
+def test_one_article_per_canonical_url_linked_to_both_feeds(store_url: str) -> None:
+    with session_scope(store_url) as s:
+        a = store.add_feed(s, "http://a.example/rss", "a", 60)
+        b = store.add_feed(s, "http://b.example/rss", "b", 60)
+        first, inserted1 = store.upsert_article(s, _article("http://x.example/story"))
+        store.link_feed_article(s, a.id, first, "g1")  # type: ignore[arg-type]
+        second, inserted2 = store.upsert_article(s, _article("http://x.example/story"))
+        store.link_feed_article(s, b.id, second, "g2")  # type: ignore[arg-type]
+        store.link_feed_article(s, b.id, second, "g2")  # type: ignore[arg-type]
+    assert first == second and inserted1 and not inserted2
+    with session_scope(store_url) as s:
+        assert len(s.exec(select(Article)).all()) == 1
+        assert {f.name for f in store.article_feeds(s, first)} == {"a", "b"}
+        assert store.article_for_guid(s, a.id, "g1") == first  # type: ignore[arg-type]
+
+
+def test_one_alert_per_rule_and_article(store_url: str) -> None:
+    with session_scope(store_url) as s:
+        article_id, _ = store.upsert_article(s, _article("http://x.example/1"))
+        rule = Rule(name="r", query="q", webhook_url="http://h/", secret="whsec_x")
+        s.add(rule)
+        s.flush()
+        values = {
+            "rule_id": rule.id,
+            "article_id": article_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": utcnow(),
+            "payload": "{}",
+            "created_at": utcnow(),
+        }
+        assert store.insert_ignore(s, Alert, {**values, "webhook_id": "msg_a"})
+        assert not store.insert_ignore(s, Alert, {**values, "webhook_id": "msg_b"})
+    with pytest.raises(IntegrityError), session_scope(store_url) as s:
+        s.add(Alert(rule_id=rule.id, article_id=article_id, webhook_id="msg_c", payload="{}"))  # type: ignore[arg-type]
+
+
+def test_due_feeds_are_claimed_once_even_by_concurrent_ticks(store_url: str) -> None:
+    with session_scope(store_url) as s:
+        for n in range(20):
+            f = store.add_feed(s, f"http://f{n}.example/rss", "", 60)
+            f.next_poll_at = utcnow() - timedelta(seconds=5)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def tick() -> None:
+        with session_scope(store_url) as s:
+            ids = store.claim_due_feeds(s, utcnow(), timedelta(minutes=10), 50)
+        with lock:
+            claimed.extend(ids)
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 20
+    with session_scope(store_url) as s:
+        assert store.claim_due_feeds(s, utcnow(), timedelta(minutes=10), 50) == []
+        assert all(f.next_poll_at > utcnow() for f in s.exec(select(Feed)).all())
+
+
+def test_alert_claim_and_lease_expiry(store_url: str) -> None:
+    now = utcnow()
+    with session_scope(store_url) as s:
+        article_id, _ = store.upsert_article(s, _article("http://x.example/2"))
+        rule = Rule(name="r2", query="q", webhook_url="http://h/", secret="whsec_x")
+        s.add(rule)
+        s.flush()
+        alert = Alert(
+            rule_id=rule.id,
+            article_id=article_id,
+            webhook_id="msg_z",
+            payload="{}",  # type: ignore[arg-type]
+            next_attempt_at=now,
+        )
+        s.add(alert)
+        s.flush()
+        alert_id = alert.id
+    with session_scope(store_url) as s:
+        assert store.claim_alert(s, alert_id, now, timedelta(seconds=30))  # type: ignore[arg-type]
+    with session_scope(store_url) as s:
+        assert not store.claim_alert(s, alert_id, now, timedelta(seconds=30))  # type: ignore[arg-type]
+        assert store.due_alert_ids(s, now, 10) == []
+    with session_scope(store_url) as s:  # the worker died: after the lease the relay reopens it
+        assert store.due_alert_ids(s, now + timedelta(seconds=31), 10) == [alert_id]
+
+
+def test_feed_guid_is_unique_per_feed(store_url: str) -> None:
+    with session_scope(store_url) as s:
+        f = store.add_feed(s, "http://g.example/rss", "", 60)
+        a1, _ = store.upsert_article(s, _article("http://x.example/a1"))
+        a2, _ = store.upsert_article(s, _article("http://x.example/a2"))
+        store.link_feed_article(s, f.id, a1, "same")  # type: ignore[arg-type]
+        store.link_feed_article(s, f.id, a2, "same")  # type: ignore[arg-type]
+    with session_scope(store_url) as s:
+        links = s.exec(select(FeedArticle)).all()
+        assert len(links) == 2 and sum(1 for link in links if link.guid == "same") == 1
+
+
+def test_sqlite_uses_wal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'wal.db'}"
+    with store.get_engine(url).connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == store.SQLITE_BUSY_TIMEOUT_MS
+    store.dispose_all()

@@ -1,0 +1,116 @@
+"""Settings, the shipped config files, and docker-compose.yml (parsed, not run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.catalog import load_feeds_file, load_rules_file
+from pipeline.errors import ConfigError
+from pipeline.settings import CONFIG_DIR, REPO_ROOT, Settings, get_settings, settings_reference
+from pipeline.stages.match import compile_query
+
+
+def test_settings_doc_is_current() -> None:
+    assert (CONFIG_DIR / "SETTINGS.md").read_text() == settings_reference(), (
+        "run: python -m pipeline.settings > config/SETTINGS.md"
+    )
+
+
+def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("NEWSWATCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("NEWSWATCH_BROKER_URL", raising=False)
+    settings = Settings(data_dir=tmp_path)
+    assert settings.store_url == f"sqlite:///{tmp_path / 'newswatch.db'}"
+    assert settings.uses_filesystem_broker
+
+
+def test_environment_and_file_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "settings.yaml"
+    config.write_text("beat_interval: 7\nfeeds_per_tick: 3\n")
+    monkeypatch.setenv("NEWSWATCH_CONFIG_FILE", str(config))
+    monkeypatch.setenv("NEWSWATCH_FEEDS_PER_TICK", "9")
+    settings = Settings()
+    assert settings.beat_interval == 7 and settings.feeds_per_tick == 9
+
+
+def test_invalid_settings_give_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSWATCH_BEAT_INTERVAL", "soon")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError) as info:
+        get_settings()
+    get_settings.cache_clear()
+    assert "NEWSWATCH_BEAT_INTERVAL" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_secrets_are_masked() -> None:
+    settings = Settings(
+        webhook_secret="whsec_c2VjcmV0c2VjcmV0c2VjcmV0",  # type: ignore[arg-type]
+        database_url="postgresql+psycopg://u:hunter2@db/nw",
+    )
+    shown = repr(settings) + str(settings.redacted())
+    assert "hunter2" not in str(settings.redacted())
+    assert "c2VjcmV0" not in shown
+
+
+def test_shipped_rules_compile_and_watch_ceasefire_and_evacuation() -> None:
+    rules = load_rules_file(CONFIG_DIR / "rules.yaml")
+    assert {r.query for r in rules} == {"ceasefire", "evacuation"}
+    for rule in rules:
+        compile_query(rule.query)
+    assert load_feeds_file(CONFIG_DIR / "feeds.yaml") == []
+
+
+def test_bad_yaml_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("rules:\n  - name: x\n    query: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"invalid YAML \(line") as info:
+        load_rules_file(bad)
+    assert "\n" not in str(info.value)
+    bad.write_text("rules:\n  - name: x\n")
+    with pytest.raises(ConfigError, match=r"rules\[0\]\.query"):
+        load_rules_file(bad)
+
+
+def test_env_references_expand(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - {name: a, query: b, webhook: '${HOOK}'}\n")
+    monkeypatch.setenv("HOOK", "https://h.example/x")
+    assert load_rules_file(path)[0].webhook == "https://h.example/x"
+    monkeypatch.delenv("HOOK")
+    with pytest.raises(ConfigError, match="HOOK is not set"):
+        load_rules_file(path)
+
+
+def test_docker_compose_services_and_wiring() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"redis", "postgres", "migrate", "worker-fetch", "worker-extract", "beat"} <= set(
+        services
+    )
+    assert "--appendonly" in services["redis"]["command"]
+    assert services["migrate"]["command"] == ["db", "upgrade"]
+    assert services["worker-fetch"]["command"][:3] == ["worker", "--queues", "fetch"]
+    assert services["worker-extract"]["command"][:3] == ["worker", "--queues", "extract"]
+    assert services["beat"]["command"] == ["beat"]
+    beats = [name for name, s in services.items() if s.get("command") == ["beat"]]
+    assert beats == ["beat"]
+    for name in ("migrate", "worker-fetch", "worker-extract", "beat"):
+        env = services[name]["environment"]
+        assert env["NEWSWATCH_BROKER_URL"].startswith("redis://redis:6379")
+        assert env["NEWSWATCH_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert "@postgres:5432/" in env["NEWSWATCH_DATABASE_URL"]
+        assert set(env) <= {f"NEWSWATCH_{n.upper()}" for n in Settings.model_fields} | {
+            "NEWSWATCH_ALERT_WEBHOOK_URL",
+            "NEWSWATCH_ALERT_WEBHOOK_SECRET",
+        }
+    for name in ("worker-fetch", "worker-extract", "beat"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert services["postgres"]["environment"]["POSTGRES_DB"] == "newswatch"
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert "--require-hashes -r requirements.lock" in dockerfile
+    assert 'ENTRYPOINT ["newswatch"]' in dockerfile
