@@ -1,0 +1,764 @@
+"""Figures reported in news text: "killed 1,207 civilians, including 380 children".
+
+Rule-based. Each number from ``find_numbers`` is kept when it counts something (not a year,
+date, age, duration, measurement, score or identifier); the counted noun is read after it,
+the qualifier before it, and the category from the nearest event word in the same clause
+("killed", "were displaced", "death toll rose to"). A subgroup ("including 380 children")
+points at its group with ``part_of`` and inherits the group's event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from itertools import pairwise
+
+from pipeline.stages.extract.numbers import NumberSpan, find_numbers
+from pipeline.stages.text import Sentence, sentence_at, split_sentences
+
+FIGURE_CATEGORIES: tuple[str, ...] = (
+    "killed",
+    "injured",
+    "missing",
+    "kidnapped",
+    "arrested",
+    "evacuated",
+    "displaced",
+    "affected",
+    "people",
+    "count",
+    "money",
+    "percent",
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    category: str
+    qualifier: str | None
+    noun: str | None
+    part_of: int | None
+    text: str
+    start: int
+    end: int
+    sentence: str
+    currency: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form; integral values become ints, "currency" only for money."""
+        value: float | int = int(self.value) if self.value == int(self.value) else self.value
+        data: dict[str, object] = {
+            "value": value,
+            "category": self.category,
+            "qualifier": self.qualifier,
+            "noun": self.noun,
+            "part_of": self.part_of,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "sentence": self.sentence,
+        }
+        if self.category == "money":
+            data["currency"] = self.currency
+        return data
+
+
+# --- lexicon -------------------------------------------------------------------------------
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_EVENTS: dict[str, str] = {}
+for _category, _cues in {
+    "killed": """killed kill kills killing dead died die dies dying death deaths toll perished
+        slain murdered massacred executed fatalities fatality bodies corpses drowned claimed
+        claiming""",
+    "injured": """injured injuring injuries injury wounded wounding hurt hospitalised
+        hospitalized maimed""",
+    "missing": "missing unaccounted",
+    "kidnapped": """kidnapped kidnapping kidnap abducted abducting abduction hostages hostage
+        captive captives""",
+    "arrested": """arrested arresting arrest arrests detained detaining detainees detention
+        custody apprehended jailed imprisoned""",
+    "evacuated": """evacuated evacuate evacuating evacuation evacuations evacuees evacuee bused
+        bussed airlifted""",
+    "displaced": """displaced displacing displacement fled flee fleeing flees refugees refugee
+        asylum homeless relocated relocate uprooted sheltering sheltered shelters shelter camps
+        camp idps
+        idp refuge displacements relocation relocations""",
+    "affected": """affected affecting affects infected need needing needs stranded without
+        require requiring lack lacking""",
+    "count": """destroyed destroying damaged damaging collapsed razed flattened burned burnt
+        torched submerged flooded""",
+}.items():
+    for _cue in _cues.split():
+        _EVENTS[_cue] = _category
+
+# Phrases whose words are too common to be cues on their own.
+_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("lives", "of"), "killed"),
+    (("their", "lives"), "killed"),
+    (("from", "their", "homes"), "displaced"),
+    (("from", "their", "houses"), "displaced"),
+    (("lost", "their", "homes"), "displaced"),
+    (("lost", "their", "houses"), "displaced"),
+    (("to", "safety"), "evacuated"),
+    (("their", "homes"), "displaced"),
+    (("moved", "away"), "displaced"),
+    (("host", "families"), "displaced"),
+    (("collective", "centres"), "displaced"),
+    (("collective", "centers"), "displaced"),
+    (("collective", "sites"), "displaced"),
+    (("collective", "shelters"), "displaced"),
+    (("reception", "centres"), "displaced"),
+    (("reception", "centers"), "displaced"),
+    (("transit", "centres"), "displaced"),
+    (("transit", "centers"), "displaced"),
+    (("their", "houses"), "displaced"),
+    (("held", "captive"), "kidnapped"),
+    (("taken", "hostage"), "kidnapped"),
+    (("in", "need"), "affected"),
+)
+_PHRASES_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _phrase, _phrase_category in _PHRASES:
+    _PHRASES_BY_FIRST.setdefault(_phrase[0], []).append((_phrase, _phrase_category))
+# Verbs that move people: evacuation only when the sentence is about moving people out.
+_CARRY = _words("carrying carried carry carries ferried ferrying transported transporting")
+_CARRY_CONTEXT = re.compile(r"\b(?:evacu\w*|convoys?|out of|to safety)\b", re.I)
+# Participles that may modify the counted noun ("20,000 displaced people").
+_EVENT_ADJECTIVES = _words(
+    """displaced injured wounded missing dead homeless affected evacuated stranded trapped
+    detained abducted kidnapped killed infected"""
+)
+_PEOPLE = _words(
+    """people persons person individuals civilians civilian children child kids babies infants
+    toddlers minors teenagers adolescents youths youngsters boys girls men man women woman
+    adults residents resident inhabitants citizens nationals locals villagers townspeople
+    families family households household migrants immigrants emigrants refugees refugee
+    asylum-seekers idps evacuees fighters fighter militants militant rebels rebel insurgents
+    jihadists combatants gunmen soldiers soldier troops servicemen personnel police policemen
+    officers officer officials guards peacekeepers militiamen members supporters protesters
+    protestors demonstrators activists journalists reporters workers employees staff
+    volunteers doctors nurses medics paramedics teachers students pupils pilgrims worshippers
+    passengers travellers travelers tourists visitors crew sailors fishermen farmers miners
+    patients victims survivors casualties hostages captives detainees prisoners inmates
+    suspects voters delegates athletes players fans spectators parents mothers fathers
+    relatives elderly pensioners labourers laborers firefighters rescuers settlers herders
+    nomads pastoralists squatters orphans newborns mourners worshipers colleagues
+    participants attendees marchers looters schoolchildren schoolgirls schoolboys guests
+    returnees lives bombers attackers assailants perpetrators"""
+)
+# Nouns that carry their own event when nothing else in the clause does.
+_NOUN_EVENTS = {
+    "bodies": "killed",
+    "corpses": "killed",
+    "deaths": "killed",
+    "fatalities": "killed",
+    "dead": "killed",
+    "injuries": "injured",
+    "wounded": "injured",
+    "injured": "injured",
+    "refugees": "displaced",
+    "displacements": "displaced",
+    "evacuations": "evacuated",
+    "refugee": "displaced",
+    "asylum-seekers": "displaced",
+    "idps": "displaced",
+    "homeless": "displaced",
+    "displaced": "displaced",
+    "evacuees": "evacuated",
+    "hostages": "kidnapped",
+    "captives": "kidnapped",
+    "detainees": "arrested",
+    "arrests": "arrested",
+    "missing": "missing",
+}
+_THINGS = _words(
+    """houses house homes home buildings building dwellings dwelling structures shelters tents
+    huts apartments flats schools hospitals clinics mosques churches bridges roads vehicles
+    cars trucks lorries buses convoys convoy boats ships vessels aircraft planes jets
+    helicopters drones missiles rockets bombs shells airstrikes strikes attacks raids villages
+    towns cities districts provinces countries states regions camps sites centres centers
+    jobs cases votes seats shops businesses farms livestock cattle animals weapons guns
+    rounds projects trees wells stores factories plants tons tonnes units households-items
+    classrooms offices stations checkpoints posts positions tanks"""
+)
+_TIME_UNITS = _words(
+    """second seconds minute minutes min mins hour hours hrs day days night nights week weeks
+    weekend weekends month months year years yr yrs decade decades century centuries
+    fortnight times terms"""
+)
+_MEASURES = _words(
+    """km kms kilometre kilometres kilometer kilometers mile miles metre metres meter meters m
+    cm mm millimetres millimeters centimetres centimeters kg kgs kilogram kilograms kilo kilos
+    gram grams g lb lbs pound-weight tonne tonnes ton tons litre litres liter liters gallons
+    gallon barrels barrel hectares hectare acres acre degrees degree mph kph knots feet foot
+    ft inches inch yards yard sq square cubic mw megawatts gw gigawatts kw kwh kilowatts watts
+    volts bpd points magnitude storey storeys story-high floors bytes gb mb tb calories"""
+)
+_MONTHS = _words(
+    """january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec"""
+)
+# Words before a number that make it a label, not a count ("Resolution 2254", "Category 5").
+_LABELS = _words(
+    """magnitude richter category level grade phase stage number no nos article resolution
+    chapter section route highway flight page pages item line platform gate terminal room
+    floor row seat vol volume verse paragraph clause rule code version model episode season
+    series covid-19 covid sars-cov-2 world war act bill term aged age ages ranked rank
+    division district zone sector unit block lot apartment suite box mark mk type class
+    generation gen windows ios android formula iphone galaxy ward exit pier dock tranche
+    round matchday game week day week year years"""
+)
+_STOP = _words(
+    """a an the of in on at to from for by with without into onto out over under and or nor
+    but as than were was is are be been being have has had will would could should may might
+    can must shall who whom whose which that this these those they them their theirs it its
+    he she his her we our us you your i my me said say says saying told reported according
+    more most less still also now then remain remained remains remaining across after before
+    since during between among amongst including about around per each while when where
+    there here not no so all both only just up down off back away yet did do does done
+    within inside outside near along against toward towards through throughout via amid
+    amidst despite if whether because though although upon beyond above below behind
+    like unlike some any many much few several other others another such what whatever
+    how why again already even ever never very too quite rather almost nearly further
+    fled died left went came took made got gave ran fell lost held kept stood fought brought
+    sought built hit met saw became began drowned remain stay stayed live lived living
+    next last first"""
+)
+_VAGUE = _words("dozens hundreds thousands millions billions scores tens lots")
+_AUXILIARIES = _words(
+    """were was are is be been being have has had remain remained remains became become
+    becoming left still also reportedly reported confirmed feared believed now already newly
+    further later subsequently"""
+)
+_LEADING_SKIP = _words("more additional other others new further extra")
+_DWELLINGS = _words("homes houses dwellings households apartments flats")
+_BOUNDARIES = _words("while whereas but although though however meanwhile")
+_SUBGROUP_MARKER = re.compile(
+    r"\b(?:including|includes|included|incl\.|among\s+(?:them|whom|those|these|the\s+\w+)"
+    r"|of\s+(?:whom|which|them|those|these))\b",
+    re.I,
+)
+_SUBGROUP_AFTER = re.compile(r"^\s*(?:of\s+(?:them|whom|those|these|which))\b", re.I)
+_OF_THESE = re.compile(r"^\s*of\s+(?:them|these|those|whom)\s+(?:are|were|was|is|being)\s+", re.I)
+
+_QUALIFIERS: tuple[tuple[tuple[str, ...], str], ...] = tuple(
+    (tuple(phrase.split()), normal)
+    for phrase, normal in (
+        ("no fewer than", "at least"),
+        ("no less than", "at least"),
+        ("not less than", "at least"),
+        ("as many as", "up to"),
+        ("in excess of", "more than"),
+        ("upwards of", "more than"),
+        ("at least", "at least"),
+        ("more than", "more than"),
+        ("just over", "more than"),
+        ("well over", "more than"),
+        ("over", "more than"),
+        ("an estimated", "about"),
+        ("estimated", "about"),
+        ("around", "about"),
+        ("about", "about"),
+        ("approximately", "about"),
+        ("approx", "about"),
+        ("roughly", "about"),
+        ("circa", "about"),
+        ("some", "some"),
+        ("nearly", "nearly"),
+        ("almost", "nearly"),
+        ("close to", "nearly"),
+        ("up to", "up to"),
+        ("fewer than", "fewer than"),
+        ("less than", "fewer than"),
+        ("just under", "fewer than"),
+        ("under", "fewer than"),
+    )
+)
+
+_QUALIFIER_LAST_WORDS = frozenset(phrase[-1] for phrase, _ in _QUALIFIERS)
+_TOKEN = re.compile(r"[A-Za-z]+(?:[-'\u2019][A-Za-z]+)*|\S")
+_SCALE_WORD = re.compile(r"\b(?:thousand|million|billion)\b", re.I)
+_SOFT_WRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[ \t]*[a-z])")
+_YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
+
+# --- sentence model ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Item:
+    kind: str  # "w" word, "p" punctuation, "n" number
+    text: str
+    low: str
+    start: int
+    end: int
+    number: int = -1  # index into the sentence's numbers for "n" items
+
+
+def _items(sentence: Sentence, numbers: list[NumberSpan]) -> list[_Item]:
+    items: list[_Item] = []
+    base = sentence.start
+    cursor = base
+    for index, span in enumerate(numbers):
+        _tokenize(sentence.text, base, cursor, span.start, items)
+        items.append(_Item("n", span.text, span.text.lower(), span.start, span.end, index))
+        cursor = span.end
+    _tokenize(sentence.text, base, cursor, sentence.end, items)
+    return items
+
+
+def _tokenize(text: str, base: int, start: int, end: int, items: list[_Item]) -> None:
+    for match in _TOKEN.finditer(text, start - base, end - base):
+        word = match.group(0)
+        kind = "w" if word[0].isalpha() else "p"
+        low = word.lower().replace("\u2019", "'")
+        items.append(_Item(kind, word, low, base + match.start(), base + match.end()))
+
+
+@dataclass(slots=True)
+class _Candidate:
+    item: int  # index of the number item
+    span: NumberSpan
+    qualifier: str | None
+    begin: int  # first item of the qualifier (or the number)
+    noun: str | None
+    noun_class: str | None  # "people", "thing" or None
+    noun_event: str | None
+    noun_end: int  # item after the number, range and noun phrase
+    adjective_event: str | None
+    category: str | None = None
+    end: int = -1  # end offset of the figure text (the upper bound of a range)
+    part_of: int | None = None
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def _is_not_a_count(text: str, items: list[_Item], k: int, span: NumberSpan) -> bool:
+    prev = items[k - 1] if k else None
+    nxt = items[k + 1] if k + 1 < len(items) else None
+    if span.value < 1 or span.value != int(span.value):
+        return True
+    if prev is not None and (prev.low in _MONTHS or prev.low in _LABELS):
+        return True
+    if nxt is not None and nxt.low in _MONTHS:
+        return True
+    apposition = prev is not None and prev.text == "," and nxt is not None and nxt.text == ","
+    if apposition and k >= 2 and items[k - 2].kind == "w" and items[k - 2].text[0].isupper():
+        return True  # an age in apposition: "Maria Lopez, 7, who"
+    after = text[span.end : span.end + 12]
+    before = text[max(0, span.start - 2) : span.start]
+    if re.match(r"[-\u2010\u2011][A-Za-z]", after):
+        return True  # compound adjective: "five-year", "27-nation", "6.2-magnitude"
+    if re.match(r"\s*(?:[:.]\d|[ap]\.?m\b|o'clock|GMT|UTC|local time)", after, re.I):
+        return True  # clock time
+    if re.match(r"\s*-?\s*(?:years?|months?)[- ]old", after, re.I):
+        return True  # age
+    if re.search(r"[+/]$|\d/$", before) or re.match(r"/\d|-\d+-", after):
+        return True  # phone numbers, dates like 5/17/2018
+    return bool(span.text.isdigit() and len(span.text) > 4 and span.text.startswith("0"))
+
+
+# --- noun phrase ---------------------------------------------------------------------------
+
+
+def _noun_phrase(
+    items: list[_Item], j: int
+) -> tuple[str | None, str | None, str | None, int, str | None]:
+    """The counted noun read from item ``j``.
+
+    Returns (noun, class, the noun's own event, next item, event of a participle before it).
+    """
+    start = j
+    collected: list[int] = []
+    adjective_event: str | None = None
+    while j < len(items) and len(collected) < 4:
+        item = items[j]
+        if item.kind != "w":
+            break
+        low = item.low
+        if low in _EVENT_ADJECTIVES:
+            following = items[j + 1] if j + 1 < len(items) else None
+            if (
+                following is not None
+                and following.kind == "w"
+                and following.low not in _STOP
+                and (following.low not in _EVENTS or following.low in _PEOPLE)
+            ):
+                adjective_event = _EVENTS.get(low)
+                start = j + 1
+                j += 1
+                collected = []
+                continue
+            if not collected:
+                return None, None, _NOUN_EVENTS.get(low), j + 1, _EVENTS.get(low)
+            break
+        if not collected and low in _LEADING_SKIP:
+            start = j = j + 1
+            continue
+        if low in _STOP or low in _VAGUE:
+            break
+        if low.endswith(("ed", "ing")) and low not in _PEOPLE and not _modifies(items, j):
+            break
+        collected.append(j)
+        j += 1
+        next_word = items[j].low if j < len(items) and items[j].kind == "w" else ""
+        if low in _PEOPLE and next_word in _PEOPLE:
+            continue  # "rebel fighters", "police officers"
+        if _is_demonym(item.text) and next_word and next_word not in _STOP:
+            continue  # "seven Chinese provincial regions": the demonym is a modifier
+        if low in _PEOPLE or low in _TIME_UNITS or low in _MEASURES or _is_demonym(item.text):
+            break
+        if _looks_plural(low) or low in _THINGS:
+            break
+    if not collected:
+        return None, None, None, start, adjective_event
+    head = items[collected[-1]]
+    noun = " ".join(items[i].text for i in collected)
+    low = head.low
+    if low in _TIME_UNITS or low in _MEASURES:
+        return noun, "unit", None, collected[-1] + 1, adjective_event
+    words = {items[i].low for i in collected}
+    noun_event = _NOUN_EVENTS.get(low) or ("displaced" if words & {"asylum", "refugee"} else None)
+    if low in _PEOPLE or _is_demonym(head.text):
+        cls: str | None = "people"
+    elif low in _THINGS:
+        cls = "thing"
+    else:
+        cls = None  # a noun we do not know ("schoolgirls", "Rohingya"): the event decides
+    return noun, cls, noun_event, collected[-1] + 1, adjective_event
+
+
+def _modifies(items: list[_Item], j: int) -> bool:
+    """Whether the participle at ``j`` modifies a following noun ("undocumented Afghans")."""
+    if j + 1 >= len(items) or items[j + 1].kind != "w":
+        return False
+    nxt = items[j + 1]
+    return nxt.low in _PEOPLE or nxt.low in _THINGS or _is_demonym(nxt.text)
+
+
+def _looks_plural(word: str) -> bool:
+    return len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is"))
+
+
+def _is_demonym(word: str) -> bool:
+    return word[:1].isupper() and word.endswith(("ans", "is", "ese", "ites", "ians"))
+
+
+# --- qualifier, ranges ----------------------------------------------------------------------
+
+
+def _qualifier(items: list[_Item], k: int) -> tuple[str | None, int]:
+    if k == 0 or items[k - 1].low not in _QUALIFIER_LAST_WORDS:
+        return None, k
+    for phrase, normal in _QUALIFIERS:
+        n = len(phrase)
+        if k - n < 0:
+            continue
+        window = items[k - n : k]
+        if all(it.kind == "w" for it in window) and tuple(it.low for it in window) == phrase:
+            return normal, k - n
+    return None, k
+
+
+def _range_end(items: list[_Item], k: int) -> int:
+    """Index of the last number of a range starting at item ``k`` ("50 to 70", "20-30")."""
+    if k + 2 < len(items) and items[k + 2].kind == "n":
+        link = items[k + 1].low
+        between = k >= 1 and items[k - 1].low in ("between", "from")
+        if link in ("to", "-", "\u2013", "or") or (link == "and" and between):
+            return k + 2
+    return k
+
+
+def _scaled_like(lower: NumberSpan, upper: NumberSpan) -> NumberSpan:
+    """ "one to 1.5 million": the lower bound shares the upper bound's scale word."""
+    scale = _SCALE_WORD.search(upper.text)
+    if scale is None or _SCALE_WORD.search(lower.text) or lower.value * 1000 > upper.value:
+        return lower
+    factor = {"thousand": 1e3, "million": 1e6, "billion": 1e9}[scale.group(0).lower()]
+    return replace(lower, value=lower.value * factor)
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def _cue_at(items: list[_Item], i: int, carry_ok: bool) -> tuple[str, int] | None:
+    """The event cue starting at item ``i`` and its length, if any."""
+    low = items[i].low
+    for phrase, category in _PHRASES_BY_FIRST.get(low, ()):
+        n = len(phrase)
+        if tuple(it.low for it in items[i : i + n]) == phrase:
+            return category, n
+    if low in ("lives", "homes", "houses"):
+        return None
+    if low in _CARRY and carry_ok:
+        return "evacuated", 1
+    event = _EVENTS.get(low)
+    return (event, 1) if event else None
+
+
+def _scan(
+    items: list[_Item], start: int, step: int, blockers: set[int], carry_ok: bool
+) -> tuple[str, int] | None:
+    """Nearest cue walking from ``start`` in direction ``step``: (category, distance)."""
+    distance = 0
+    i = start
+    depth = 0
+    while 0 <= i < len(items) and distance <= (8 if step < 0 else 10):
+        item = items[i]
+        if item.kind == "p":
+            if item.text in "([" and step < 0 and depth == 0:
+                return None  # inside parentheses: the event is outside, to the right
+            if item.text in "()[]":
+                opening = "([" if step > 0 else ")]"
+                depth += 1 if item.text in opening else -1
+                depth = max(depth, 0)
+            elif depth == 0 and item.text == ":" and step < 0 and distance == 0:
+                pass  # "Number of displaced: 452"
+            elif depth == 0 and item.text in ";:\u2014":
+                return None
+            elif depth == 0 and item.text == ",":
+                distance += 1
+            i += step
+            continue
+        if depth:
+            i += step
+            continue
+        if item.kind == "n":
+            if i in blockers:
+                return None
+            i += step
+            distance += 1
+            continue
+        if item.low in _VAGUE or item.low in _BOUNDARIES:
+            return None
+        if item.low in ("and", "or"):
+            distance += 2  # a cue across a conjunction usually belongs to another clause
+            i += step
+            continue
+        if step > 0 and (
+            item.low in _AUXILIARIES or (item.text[0].isupper() and _cue_at(items, i, True) is None)
+        ):
+            # "were", "have been left": the predicate of the counted people; capitalised
+            # words are place names in "people from the town of Bria fled".
+            i += 1
+            continue
+        cue = _cue_at(items, i, carry_ok)
+        if step < 0:
+            # Phrases read left to right: try those ending here.
+            for back in (2, 1):
+                if i - back >= 0 and cue is None:
+                    found = _cue_at(items, i - back, carry_ok)
+                    if found and i - back + found[1] - 1 == i:
+                        cue = found
+        if cue and cue[0] == "affected" and step > 0 and i + 2 < len(items):
+            # "affected and evacuated": the specific event wins over the generic one.
+            better = _cue_at(items, i + 2, carry_ok) if items[i + 1].low == "and" else None
+            if better is not None:
+                return better[0], distance
+        if cue is not None:
+            return cue[0], distance
+        distance += 1
+        i += step
+    return None
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def extract_figures(text: str) -> list[Figure]:
+    """Figures in ``text`` in order of appearance; ``part_of`` indexes into the result."""
+    numbers = find_numbers(text)
+    if not numbers:
+        return []
+    # A line break before a lower-case word is a wrapped line, not a paragraph end
+    # (same length, so offsets still index ``text``).
+    sentences = split_sentences(_SOFT_WRAP.sub(" ", text))
+    by_sentence: dict[int, list[NumberSpan]] = {}
+    order: list[Sentence] = []
+    for span in numbers:
+        sentence = sentence_at(sentences, span.start)
+        if sentence is None or span.end > sentence.end:
+            continue
+        if sentence.start not in by_sentence:
+            by_sentence[sentence.start] = []
+            order.append(sentence)
+        by_sentence[sentence.start].append(span)
+    figures: list[Figure] = []
+    for sentence in order:
+        _sentence_figures(text, sentence, by_sentence[sentence.start], figures)
+    return figures
+
+
+def _sentence_figures(
+    text: str, sentence: Sentence, numbers: list[NumberSpan], figures: list[Figure]
+) -> None:
+    items = _items(sentence, numbers)
+    candidates: list[_Candidate] = []
+    skip: set[int] = set()
+    for k, item in enumerate(items):
+        if item.kind != "n" or k in skip:
+            continue
+        span = numbers[item.number]
+        last = _range_end(items, k)
+        if last != k:
+            skip.add(last)
+        if span.kind in ("money", "percent"):
+            qualifier, begin = _qualifier(items, k)
+            candidates.append(
+                _Candidate(
+                    k,
+                    span,
+                    qualifier,
+                    begin,
+                    None,
+                    None,
+                    None,
+                    last + 1,
+                    None,
+                    span.kind,
+                    end=items[last].end,
+                )
+            )
+            continue
+        if _is_not_a_count(text, items, k, span):
+            continue
+        if last != k:
+            upper = numbers[items[last].number]
+            if _is_not_a_count(text, items, last, upper):
+                continue  # "between 15 and 21 January"
+            span = _scaled_like(span, upper)
+        qualifier, begin = _qualifier(items, k)
+        noun, cls, noun_event, noun_end, adjective_event = _noun_phrase(items, last + 1)
+        if noun is None:
+            rest = text[items[last].end : sentence.end]
+            of_these = _OF_THESE.match(rest)
+            if of_these:
+                j = last + 1
+                while j < len(items) and items[j].end <= items[last].end + of_these.end():
+                    j += 1
+                noun, cls, noun_event, noun_end, adjective_event = _noun_phrase(items, j)
+        if cls == "unit":
+            continue
+        if _YEAR.match(span.text) and (cls is None or (qualifier is None and cls != "people")):
+            continue
+        if span.text.lower() == "one" and last + 1 < len(items) and items[last + 1].low == "of":
+            continue  # "one of the convoys"
+        if span.text.lower() in ("one", "a") and cls != "people" and adjective_event is None:
+            cls = "skip-one"  # "one of the convoys", "one basket": decided below by events
+        candidates.append(
+            _Candidate(
+                k,
+                span,
+                qualifier,
+                begin,
+                noun,
+                cls,
+                noun_event,
+                noun_end,
+                adjective_event,
+                end=items[last].end,
+            )
+        )
+    _link_subgroups(text, items, candidates)
+    _categorise(items, candidates, bool(_CARRY_CONTEXT.search(sentence.text)))
+    offset = len(figures)
+    kept = [c for c in candidates if c.category is not None]
+    index_of = {id(c): offset + i for i, c in enumerate(kept)}
+    by_item = {c.item: c for c in kept}
+    for candidate in kept:
+        start = items[candidate.begin].start
+        parent = by_item.get(candidate.part_of) if candidate.part_of is not None else None
+        figures.append(
+            Figure(
+                value=candidate.span.value,
+                category=candidate.category or "count",
+                qualifier=candidate.qualifier,
+                noun=candidate.noun,
+                part_of=index_of[id(parent)] if parent is not None else None,
+                text=text[start : candidate.end],
+                start=start,
+                end=candidate.end,
+                sentence=text[sentence.start : sentence.end],
+                currency=candidate.span.currency if candidate.category == "money" else None,
+            )
+        )
+
+
+def _categorise(items: list[_Item], candidates: list[_Candidate], carry_ok: bool) -> None:
+    people_items = {c.item for c in candidates if c.category is None and c.noun_class != "thing"}
+    children: dict[int, set[int]] = {}
+    for c in candidates:
+        if c.part_of is not None:
+            children.setdefault(c.part_of, set()).add(c.item)
+    for c in candidates:
+        if c.category is not None:
+            continue
+        blockers = people_items - {c.item} - children.get(c.item, set())
+        left = _scan(items, c.begin - 1, -1, blockers, carry_ok)
+        right = _scan(items, c.noun_end, 1, blockers, carry_ok)
+        event = c.adjective_event
+        if event is None:
+            best = [cue for cue in (right, left) if cue is not None]
+            event = min(best, key=lambda cue: cue[1])[0] if best else None
+        if event == "count" and c.noun_class == "people":
+            event = None  # "families whose homes were destroyed" counts families
+        if c.noun_class == "thing":
+            dwelling = c.noun is not None and c.noun.lower().split()[-1] in _DWELLINGS
+            moved = dwelling and event in ("evacuated", "displaced")
+            c.category = event if moved else c.noun_event or "count"
+        elif c.noun_class == "skip-one" or event is not None:
+            c.category = event
+        elif c.noun_event is not None:
+            c.category = c.noun_event
+        elif c.noun_class == "people":
+            c.category = "people"
+        elif c.noun is not None:
+            c.category = "count"
+        else:
+            c.category = None  # a bare number with nothing counted and no event
+    by_item = {c.item: c for c in candidates}
+    for c in candidates:
+        parent = by_item.get(c.part_of) if c.part_of is not None else None
+        if parent is not None and parent.category and c.category in (None, "people"):
+            c.category = parent.category
+    _share_equivalents(items, candidates)
+
+
+def _share_equivalents(items: list[_Item], candidates: list[_Candidate]) -> None:
+    """ "2,400 families (about 12,000 people) were evacuated": both figures share the event."""
+    for a, b in pairwise(candidates):
+        if a.noun_class != "people" or b.noun_class != "people" or b.part_of is not None:
+            continue
+        gap = {it.low for it in items[a.noun_end : b.begin]}
+        if not gap or not gap <= {"(", ",", "or", "i.e", "about", "some", "around", "nearly"}:
+            continue
+        for one, other in ((a, b), (b, a)):
+            if one.category == "people" and other.category not in (None, "people"):
+                one.category = other.category
+
+
+def _link_subgroups(text: str, items: list[_Item], candidates: list[_Candidate]) -> None:
+    counted = [c for c in candidates if c.category not in ("money", "percent")]
+    for position, child in enumerate(counted):
+        for back in range(position - 1, -1, -1):
+            parent = counted[back]
+            if parent.part_of is not None:
+                continue  # a sibling subgroup ("five with disabilities and 90 infants")
+            if parent.span.value <= child.span.value or parent.noun_class == "thing":
+                break
+            # The marker must follow the group's own noun phrase: "Some 3,000 of these are
+            # fighters, with about 301 wounded" has no subgroup.
+            between = text[
+                items[max(parent.noun_end - 1, parent.item)].end : items[child.begin].start
+            ]
+            after = text[child.span.end : child.span.end + 20]
+            marker = _SUBGROUP_MARKER.search(between)
+            if (marker and len(between) - marker.end() <= 40) or _SUBGROUP_AFTER.match(after):
+                child.part_of = parent.item
+            break

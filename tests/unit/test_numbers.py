@@ -1,0 +1,99 @@
+"""find_numbers / parse_number: digits, words, fractions, money and percentages."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.stages.extract.numbers import NUMBER_KINDS, find_numbers, parse_number
+from tests.conftest import need_shared
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1,207", 1207),
+        ("nine", 9),
+        ("a dozen", 12),
+        ("two hundred and fifty", 250),
+        ("Ninety-three", 93),
+        ("1.2 million", 1.2e6),
+        ("1.5m", 1.5e6),
+        ("half a million", 5e5),
+        ("$2.5 billion", 2.5e9),
+        ("11.4 percent", 11.4),
+        ("3.2%", 3.2),
+        ("40 000", 40000),
+        ("three quarters", 0.75),
+        ("one and a half", 1.5),
+        ("2 1/4", 2.25),
+        ("forty-two thousand six hundred", 42600),
+        ("minus five", -5),
+        ("seven point two five", 7.25),
+        ("3 dozen", 36),
+        ("10k", 10000),
+        ("2bn", 2e9),
+        ("Twelve", 12),
+        ("one hundred and six", 106),
+    ],
+)
+def test_parse_number(text: str, value: float) -> None:
+    assert parse_number(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "a", "the one you chose", "29km", "3rd", "the 1980s", "dozens"]
+)
+def test_parse_number_rejects_non_numbers(text: str) -> None:
+    assert parse_number(text) is None
+
+
+def test_find_numbers_spans_and_kinds() -> None:
+    text = "Donors gave €3.5 million, 12 percent more, to help 4,000 people."
+    spans = find_numbers(text)
+    assert [(s.text, s.value, s.kind, s.currency) for s in spans] == [
+        ("€3.5 million", 3.5e6, "money", "EUR"),
+        ("12 percent", 12, "percent", None),
+        ("4,000", 4000, "number", None),
+    ]
+    for span in spans:
+        assert text[span.start : span.end] == span.text
+        assert span.kind in NUMBER_KINDS
+
+
+def test_currency_codes_and_words_after_the_number() -> None:
+    spans = find_numbers("It cost 500 USD, then 20 million pounds and 3 yuan.")
+    assert [(s.value, s.currency) for s in spans] == [(500, "USD"), (2e7, "GBP"), (3, "CNY")]
+
+
+def test_lists_dates_and_addresses_split_into_separate_numbers() -> None:
+    assert [s.value for s in find_numbers("rooms 22,24,26")] == [22, 24, 26]
+    assert [s.value for s in find_numbers("on 5/17/2018")] == [5, 17, 2018]
+    assert [s.value for s in find_numbers("host 10.0.0.1")] == [10, 0, 0, 1]
+
+
+def test_ordinals_units_and_links_are_not_numbers() -> None:
+    assert find_numbers("the second convoy reached the 3rd checkpoint") == []
+    assert find_numbers("a 29km road and a 180ml bottle") == []
+    assert find_numbers("see https://example.org/page?id=42 now") == []
+    assert find_numbers("the one you mentioned") == []
+
+
+def test_hyphenated_compounds_and_ranges() -> None:
+    assert [s.value for s in find_numbers("twenty-six people")] == [26]
+    assert [s.value for s in find_numbers("three-nought-four")] == [3, 0, 4]
+    assert [s.value for s in find_numbers("10 - 20 people")] == [10, 20]
+    assert [s.value for s in find_numbers("it fell to -4 overnight")] == [-4]
+
+
+def test_fractions_of_large_numbers() -> None:
+    assert parse_number("two thirds of a million") == pytest.approx(2e6 / 3)
+    assert parse_number("one billion and a half million") == pytest.approx(1.0005e9)
+    assert parse_number("3 million and a half") == pytest.approx(3.5e6)
+
+
+def test_recognizers_number_spec_bar() -> None:
+    need_shared("corpora", "number-specs-recognizers")
+    from benchmarks.eval_numbers import score
+
+    passed, total = score("NumberModel.json", show=False)
+    assert passed / total >= 0.95
