@@ -1,0 +1,362 @@
+"""Parse a rule query with luqum (Lucene syntax) and validate it into a compiled tree.
+
+Every refusal happens here, with the position of the offending clause, so evaluation
+never raises. Work is bounded: length, nesting depth, clause count, phrase size and slop.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from luqum import tree
+from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
+from luqum.thread import parse
+
+from pipeline.stages.query.errors import QueryError
+from pipeline.stages.query.nodes import (
+    And,
+    Country,
+    Figure,
+    Language,
+    Node,
+    Or,
+    Phrase,
+    Prefix,
+    Proximity,
+    Term,
+    TopicCode,
+)
+from pipeline.stages.query.normalise import stem, words
+
+MAX_QUERY_CHARS = 2_000
+MAX_DEPTH = 16
+MAX_CLAUSES = 200
+MAX_PHRASE_WORDS = 12
+MAX_PROXIMITY_WORDS = 8
+MAX_SLOP = 100
+MIN_PREFIX = 2
+
+TEXT_FIELDS = ("title", "text")
+META_FIELDS = ("feed", "lang", "topic", "place")
+FIGURE_FIELDS = (
+    "killed",
+    "injured",
+    "missing",
+    "kidnapped",
+    "arrested",
+    "evacuated",
+    "displaced",
+    "affected",
+    "people",
+    "count",
+    "money",
+    "percent",
+)
+KNOWN_FIELDS = frozenset(TEXT_FIELDS + META_FIELDS + FIGURE_FIELDS)
+
+_AT_POSITION = re.compile(r"unexpected\s+'(.*)' at position (\d+)", re.DOTALL)
+_ILLEGAL = re.compile(r"Illegal character '(.*)' at position (\d+)", re.DOTALL)
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_TOPIC_CODE = re.compile(r"(?:[a-z]+:)?\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    """A validated query: immutable, hashable, safe to evaluate on any document."""
+
+    source: str
+    root: Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Negative:
+    """Clauses to exclude; only meaningful inside an AND."""
+
+    clauses: tuple[Node, ...]
+    position: int
+
+
+def compile_tree(query: str) -> CompiledQuery:
+    """Validate ``query`` and build its tree; raises :class:`QueryError`."""
+    if not query.strip():
+        raise QueryError("empty query", 0)
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", MAX_QUERY_CHARS)
+    _check_depth(query)
+    parsed = _parse(query)
+    compiler = _Compiler()
+    node = compiler.convert(parsed, None)
+    if isinstance(node, _Negative):
+        raise QueryError(
+            "the query has only excluded terms (NOT/-), which would match every article; "
+            "add a term to look for",
+            node.position,
+        )
+    return CompiledQuery(source=query, root=node)
+
+
+@lru_cache(maxsize=4096)
+def compile_cached(query: str) -> CompiledQuery:
+    """:func:`compile_tree` with a cache: rule sets are recompiled often, and rarely change."""
+    return compile_tree(query)
+
+
+def _check_depth(query: str) -> None:
+    depth = 0
+    in_phrase = False
+    escaped = False
+    for index, char in enumerate(query):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            in_phrase = not in_phrase
+        elif not in_phrase and char == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise QueryError(f"parentheses nested deeper than {MAX_DEPTH} levels", index)
+        elif not in_phrase and char == ")":
+            depth -= 1
+
+
+def _parse(query: str) -> tree.Item:
+    try:
+        return parse(query)
+    except ParseSyntaxError as error:
+        found = _AT_POSITION.search(str(error))
+        if found:
+            raise QueryError(f"unexpected '{found.group(1)}'", int(found.group(2))) from None
+        raise QueryError(
+            "unexpected end of query (unbalanced parenthesis or quote, or a dangling operator?)",
+            len(query),
+        ) from None
+    except IllegalCharacterError as error:
+        found = _ILLEGAL.search(str(error))
+        position = int(found.group(2)) if found else None
+        char = found.group(1) if found else "?"
+        if char.startswith('"'):
+            raise QueryError("unclosed quote", position) from None
+        raise QueryError(f"illegal character '{char[:1]}'", position) from None
+    except (ParseError, AssertionError, ValueError, TypeError) as error:
+        raise QueryError(f"cannot parse query ({type(error).__name__})", None) from None
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.clauses = 0
+
+    def convert(self, item: tree.Item, field: str | None) -> Node | _Negative:
+        if isinstance(item, tree.BaseGroup | tree.Plus):
+            return self.convert(item.expr if isinstance(item, tree.BaseGroup) else item.a, field)
+        if isinstance(item, tree.Boost):
+            return self.convert(item.expr, field)  # boosts rank; matching ignores them
+        if isinstance(item, tree.SearchField):
+            return self._field(item, field)
+        if isinstance(item, tree.Not | tree.Prohibit):
+            inner = self.convert(item.a, field)
+            if isinstance(inner, _Negative):
+                raise QueryError("double negation is not supported", item.pos)
+            return _Negative((inner,), item.pos or 0)
+        if isinstance(item, tree.OrOperation):
+            return self._or(item, field)
+        if isinstance(item, tree.AndOperation | tree.UnknownOperation | tree.BoolOperation):
+            # Implicit operators (UnknownOperation) default to AND.
+            return self._and(item, field)
+        return self._leaf(item, field)
+
+    def _and(self, item: tree.BaseOperation, field: str | None) -> Node | _Negative:
+        required: list[Node] = []
+        prohibited: list[Node] = []
+        for operand in item.operands:
+            node = self.convert(operand, field)
+            if isinstance(node, _Negative):
+                prohibited.extend(node.clauses)
+            elif isinstance(node, And):
+                required.extend(node.required)
+                prohibited.extend(node.prohibited)
+            else:
+                required.append(node)
+        if not required:
+            return _Negative(tuple(prohibited), item.pos or 0)
+        if len(required) == 1 and not prohibited:
+            return required[0]
+        return And(tuple(required), tuple(prohibited))
+
+    def _or(self, item: tree.OrOperation, field: str | None) -> Node:
+        alternatives: list[Node] = []
+        for operand in item.operands:
+            node = self.convert(operand, field)
+            if isinstance(node, _Negative):
+                raise QueryError(
+                    "NOT/- cannot be an alternative of OR; write (a OR b) AND NOT c",
+                    operand.pos,
+                )
+            alternatives.extend(node.alternatives if isinstance(node, Or) else (node,))
+        return Or(tuple(alternatives))
+
+    def _field(self, item: tree.SearchField, field: str | None) -> Node | _Negative:
+        name = item.name.lower()
+        if field == "topic":
+            # topic:medtop:16000000 parses as a nested field; it is a topic code.
+            self._count(item)
+            return self._topic_code(item, f"{name}:{_plain(item.expr)}")
+        if field == "feed":
+            raise QueryError('quote feed URLs: feed:"https://example.org/rss"', item.pos)
+        if field is not None:
+            raise QueryError(f"field '{item.name}' is nested inside field '{field}'", item.pos)
+        if name not in KNOWN_FIELDS:
+            known = ", ".join(TEXT_FIELDS + META_FIELDS + FIGURE_FIELDS)
+            raise QueryError(f"unknown field '{item.name}' (known: {known})", item.pos)
+        return self.convert(item.expr, name)
+
+    def _count(self, item: tree.Item) -> None:
+        self.clauses += 1
+        if self.clauses > MAX_CLAUSES:
+            raise QueryError(f"more than {MAX_CLAUSES} clauses", item.pos)
+
+    def _leaf(self, item: tree.Item, field: str | None) -> Node:
+        self._count(item)
+        if isinstance(item, tree.Fuzzy):
+            raise QueryError(
+                "fuzzy terms (word~) are not supported; use a prefix (word*) "
+                'or a proximity phrase ("a b"~5)',
+                item.pos,
+            )
+        if isinstance(item, tree.Regex):
+            raise QueryError("regular expressions (/.../) are not supported", item.pos)
+        if field in FIGURE_FIELDS:
+            return _figure(item, field)
+        if isinstance(item, tree.Range | tree.From | tree.To):
+            raise QueryError(
+                f"ranges only apply to figure fields ({', '.join(FIGURE_FIELDS)})", item.pos
+            )
+        if field == "lang":
+            return _language(item)
+        if field == "topic" and _looks_like_topic_code(item):
+            return self._topic_code(item, _plain(item))
+        if field == "place" and isinstance(item, tree.Word) and _COUNTRY.fullmatch(item.value):
+            country = Country(item.value.upper(), item.value)
+            return Or((country, _word(item, ("place",))))
+        fields = (field,) if field is not None else TEXT_FIELDS
+        if isinstance(item, tree.Proximity):
+            return _proximity(item, fields)
+        if isinstance(item, tree.Phrase):
+            return _phrase(item, fields)
+        if isinstance(item, tree.Word):
+            return _word(item, fields)
+        raise QueryError(f"unsupported clause '{item}'", item.pos)
+
+    def _topic_code(self, item: tree.Item, code: str) -> Node:
+        if not _TOPIC_CODE.fullmatch(code.lower()):
+            raise QueryError(f"'{code}' is not a topic code like medtop:16000000", item.pos)
+        return TopicCode(code.lower(), code)
+
+
+def _plain(item: tree.Item) -> str:
+    if isinstance(item, tree.Phrase):
+        return item.unescaped_value[1:-1].strip()
+    if isinstance(item, tree.Term):
+        return item.unescaped_value
+    return str(item).strip()
+
+
+def _looks_like_topic_code(item: tree.Item) -> bool:
+    if not isinstance(item, tree.Word | tree.Phrase):
+        return False
+    return bool(_TOPIC_CODE.fullmatch(_plain(item).lower()))
+
+
+def _word(item: tree.Word, fields: tuple[str, ...]) -> Node:
+    value = item.value
+    if "?" in value.replace("\\?", "") or "*" in value.replace("\\*", "")[:-1]:
+        raise QueryError("wildcards are only supported at the end of a word (evacu*)", item.pos)
+    if value.endswith("*") and not value.endswith("\\*"):
+        parts = words(item.unescaped_value[:-1])
+        if len(parts) != 1 or len(parts[0]) < MIN_PREFIX:
+            raise QueryError(
+                f"a prefix needs one word of at least {MIN_PREFIX} letters before '*'", item.pos
+            )
+        return Prefix(fields, parts[0], value)
+    parts = words(item.unescaped_value)
+    if not parts:
+        raise QueryError(f"'{value}' has no letters or digits to search for", item.pos)
+    if len(parts) > MAX_PHRASE_WORDS:
+        raise QueryError(f"more than {MAX_PHRASE_WORDS} words in one term", item.pos)
+    joined = stem("".join(parts)) if len(parts) > 1 else None
+    stems = tuple(stem(part) for part in parts)
+    return Term(fields, tuple(parts), stems, joined, item.unescaped_value)
+
+
+def _phrase(item: tree.Phrase, fields: tuple[str, ...]) -> Phrase:
+    parts = words(_plain(item))
+    if not parts:
+        raise QueryError("empty phrase", item.pos)
+    if len(parts) > MAX_PHRASE_WORDS:
+        raise QueryError(f"more than {MAX_PHRASE_WORDS} words in one phrase", item.pos)
+    return Phrase(fields, tuple(parts), item.value)
+
+
+def _proximity(item: tree.Proximity, fields: tuple[str, ...]) -> Node:
+    if not isinstance(item.term, tree.Phrase):
+        raise QueryError("proximity (~N) applies to a quoted phrase", item.pos)
+    if set(fields) - set(TEXT_FIELDS):
+        raise QueryError("proximity (~N) only applies to title and text", item.pos)
+    parts = words(_plain(item.term))
+    if not parts:
+        raise QueryError("empty phrase", item.pos)
+    if len(parts) > MAX_PROXIMITY_WORDS:
+        raise QueryError(f"more than {MAX_PROXIMITY_WORDS} words in a proximity phrase", item.pos)
+    if not 0 <= item.degree <= MAX_SLOP:
+        raise QueryError(f"proximity must be between 0 and {MAX_SLOP}", item.pos)
+    label = str(item).strip()
+    stems = tuple(stem(part) for part in parts)
+    return Proximity(fields, tuple(parts), stems, item.degree, label)
+
+
+def _language(item: tree.Item) -> Language:
+    if not isinstance(item, tree.Word | tree.Phrase):
+        raise QueryError("lang: takes a language code like en or pt-br", item.pos)
+    code = _plain(item).lower().replace("_", "-")
+    if not _LANGUAGE.fullmatch(code):
+        raise QueryError(f"'{_plain(item)}' is not a language code like en or pt-br", item.pos)
+    return Language(code, _plain(item))
+
+
+def _figure(item: tree.Item, field: str) -> Figure:
+    label = f"{field}:{str(item).strip()}"
+    if isinstance(item, tree.Word):
+        if item.value == "*":
+            return Figure(field, None, None, True, True, label)
+        value = _number(item, field)
+        return Figure(field, value, value, True, True, label)
+    if isinstance(item, tree.From):
+        return Figure(field, _number(item.a, field), None, item.include, True, label)
+    if isinstance(item, tree.To):
+        return Figure(field, None, _number(item.a, field), True, item.include, label)
+    if isinstance(item, tree.Range):
+        low = None if _is_star(item.low) else _number(item.low, field)
+        high = None if _is_star(item.high) else _number(item.high, field)
+        if low is not None and high is not None and low > high:
+            raise QueryError(f"empty range: {low:g} is above {high:g}", item.pos)
+        return Figure(field, low, high, item.include_low, item.include_high, label)
+    raise QueryError(f"{field}: takes a number, a comparison (>=100) or a range", item.pos)
+
+
+def _is_star(item: tree.Item) -> bool:
+    return isinstance(item, tree.Word) and item.value == "*"
+
+
+def _number(item: tree.Item, field: str) -> float:
+    text = _plain(item).replace(",", "").replace("_", "")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise QueryError(f"{field}: expects a number, not '{_plain(item)}'", item.pos)
+    return value
