@@ -1,0 +1,608 @@
+"""One function per unit of work. Celery tasks, the CLI and the demo all call these.
+
+The flow (see README): beat tick -> refresh_due_feeds -> refresh_feed(id) -> fetch_article(id)
+-> process_article(id) -> deliver_alert(id); relay_due_alerts re-sends due outbox rows.
+Each function reads what it needs by id, commits its own transaction(s) and returns the ids
+of follow-up work, which the caller enqueues only after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from pipeline.errors import ConfigError, FetchError, HTTPStatusError, NotFoundError
+from pipeline.io import store
+from pipeline.io.store import Alert, Article, DeliveryAttempt, Feed, Rule, session_scope
+from pipeline.runtime import Runtime
+from pipeline.stages import alert as alert_stage
+from pipeline.stages.clean import clean_article, detect_language
+from pipeline.stages.extract import extract
+from pipeline.stages.match import (
+    MatchDocument,
+    QueryError,
+    RuleMatcher,
+    compile_query,
+    match_query,
+)
+from pipeline.stages.parse import parse_feed
+from pipeline.stages.schedule import next_delivery_at, next_poll_at
+
+log = logging.getLogger("newswatch")
+
+
+# --- polling ----------------------------------------------------------------------------
+
+
+def refresh_due_feeds(rt: Runtime) -> list[int]:
+    """Claim the feeds that are due (a conditional UPDATE each) and return their ids."""
+    with session_scope(rt.store_url) as session:
+        return store.claim_due_feeds(
+            session,
+            rt.now(),
+            timedelta(seconds=rt.settings.claim_lease),
+            rt.settings.feeds_per_tick,
+        )
+
+
+@dataclass
+class PollReport:
+    feed_id: int
+    status: str  # "ok" | "not-modified" | "error"
+    entries: int = 0
+    new_article_ids: list[int] = field(default_factory=list)
+    problem: str | None = None
+    error: str | None = None
+
+
+def refresh_feed(feed_id: int, rt: Runtime) -> PollReport:
+    """Conditional GET, parse, upsert entries; returns the ids of articles new to the store."""
+    with session_scope(rt.store_url) as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            raise NotFoundError(f"no feed with id {feed_id}")
+        url, etag, last_modified = feed.url, feed.etag, feed.last_modified
+        interval = timedelta(seconds=feed.interval_seconds)
+        errors_so_far = feed.error_count
+    headers = {
+        "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
+    }
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        response = rt.http.get(url, headers)
+        parsed = (
+            None
+            if response.status_code == 304
+            else parse_feed(response.body, response.headers, response.url)
+        )
+    except (FetchError, ValueError) as exc:
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        status = exc.status_code if isinstance(exc, HTTPStatusError) else None
+        return _record_poll_failure(
+            rt, feed_id, interval, errors_so_far, str(exc), status, retry_after
+        )
+
+    report = PollReport(feed_id=feed_id, status="not-modified" if parsed is None else "ok")
+    now = rt.now()
+    with session_scope(rt.store_url) as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            raise NotFoundError(f"feed {feed_id} was removed while it was being polled")
+        if parsed is not None:
+            report.entries = len(parsed.entries)
+            report.problem = parsed.problem
+            for entry in parsed.entries:
+                if entry.guid and store.article_for_guid(session, feed_id, entry.guid):
+                    continue
+                article_id, inserted = store.upsert_article(
+                    session,
+                    {
+                        "canonical_url": entry.canonical_url,
+                        "guid": entry.guid,
+                        "title": entry.title,
+                        "author": entry.author,
+                        "published": entry.published,
+                        "summary": entry.content or entry.summary,
+                        "fetch_status": "pending",
+                        "created_at": now,
+                    },
+                )
+                store.link_feed_article(session, feed_id, article_id, entry.guid)
+                if inserted:
+                    report.new_article_ids.append(article_id)
+            feed.etag = response.headers.get("etag") or feed.etag
+            feed.last_modified = response.headers.get("last-modified") or feed.last_modified
+            if not feed.name and parsed.title:
+                feed.name = parsed.title[:300]
+        feed.error_count = 0
+        feed.last_error = (
+            f"malformed feed, kept {report.entries} entries: {report.problem}"
+            if report.problem
+            else None
+        )
+        feed.last_status = response.status_code
+        feed.last_polled_at = now
+        feed.next_poll_at = next_poll_at(now, interval)
+        session.add(feed)
+    log.info(
+        "polled feed",
+        extra={"feed_id": feed_id, "status": report.status, "new": len(report.new_article_ids)},
+    )
+    return report
+
+
+def _record_poll_failure(
+    rt: Runtime,
+    feed_id: int,
+    interval: timedelta,
+    errors_so_far: int,
+    message: str,
+    status: int | None,
+    retry_after: float | None,
+) -> PollReport:
+    now = rt.now()
+    with session_scope(rt.store_url) as session:
+        feed = session.get(Feed, feed_id)
+        if feed is not None:
+            feed.error_count = errors_so_far + 1
+            feed.last_error = message[:2000]
+            feed.last_status = status
+            feed.last_polled_at = now
+            feed.next_poll_at = next_poll_at(
+                now,
+                interval,
+                error_count=feed.error_count,
+                retry_after=retry_after,
+                max_backoff=timedelta(seconds=rt.settings.max_poll_backoff),
+            )
+            session.add(feed)
+    log.warning("feed poll failed", extra={"feed_id": feed_id, "error": message})
+    return PollReport(feed_id=feed_id, status="error", error=message)
+
+
+# --- articles ---------------------------------------------------------------------------
+
+
+def fetch_article(article_id: int, rt: Runtime) -> str:
+    """GET the article page through the HTTP seam and keep it for process_article.
+
+    Returns "fetched" or "fallback" (the page could not be had: the feed's text is used).
+    """
+    with session_scope(rt.store_url) as session:
+        article = session.get(Article, article_id)
+        if article is None:
+            raise NotFoundError(f"no article with id {article_id}")
+        if article.fetch_status != "pending":
+            return article.fetch_status
+        url = article.canonical_url
+    html: bytes | None = None
+    reason: str | None = None
+    if not url.startswith(("http://", "https://")):
+        reason = "the feed entry has no link"
+    else:
+        try:
+            html = rt.http.get(url, {"Accept": "text/html,application/xhtml+xml"}).body
+        except FetchError as exc:
+            # Not retried: the feed's own text now is worth more than the full page later.
+            reason = f"page unavailable: {exc}"
+    with session_scope(rt.store_url) as session:
+        article = session.get(Article, article_id)
+        if article is None:
+            raise NotFoundError(f"article {article_id} was removed while it was being fetched")
+        article.page_html = html
+        article.fetch_status = "fetched" if html is not None else "fallback"
+        article.fetch_reason = reason
+        session.add(article)
+        return article.fetch_status
+
+
+@dataclass
+class ProcessReport:
+    article_id: int
+    alert_ids: list[int] = field(default_factory=list)
+    fetch_status: str = ""
+
+
+def process_article(article_id: int, rt: Runtime) -> ProcessReport:
+    """Clean, extract and match one article; store it, its tags and its alerts in one go."""
+    with session_scope(rt.store_url) as session:
+        article = session.get(Article, article_id)
+        if article is None:
+            raise NotFoundError(f"no article with id {article_id}")
+        if article.processed_at is not None:
+            return ProcessReport(article_id=article_id, fetch_status=article.fetch_status)
+        page, summary, feed_title = article.page_html, article.summary or "", article.title
+        fetch_status, fetch_reason = article.fetch_status, article.fetch_reason
+        url = article.canonical_url
+        feeds = [(f.id, f.name, f.url) for f in store.article_feeds(session, article_id)]
+
+    cleaned = clean_article(page, url=url) if page else None
+    if cleaned is not None and cleaned.text:
+        title = feed_title or cleaned.title
+        text = cleaned.text
+        language = cleaned.language
+    else:
+        if cleaned is not None:
+            fetch_status, fetch_reason = "fallback", cleaned.reason
+        elif fetch_status == "pending":
+            fetch_status, fetch_reason = "fallback", "the page was never fetched"
+        title, text = feed_title, summary
+        language = detect_language(f"{title}. {text}")
+    extraction = extract(title, text, language, rt.settings.topics_file).to_dict()
+    matcher, rules = _matcher(rt)
+    feed_labels = tuple(value for _, name, feed_url in feeds for value in (name, feed_url) if value)
+    matches = matcher.match(_match_document(title, text, feed_labels, extraction))
+    feed_ids = {feed_id for feed_id, _, _ in feeds}
+
+    now = rt.now()
+    report = ProcessReport(article_id=article_id, fetch_status=fetch_status)
+    with session_scope(rt.store_url) as session:
+        article = session.get(Article, article_id)
+        if article is None or article.processed_at is not None:
+            return report
+        article.title = title
+        article.text = text
+        article.language = language
+        article.content_hash = hashlib.sha256(text.encode()).hexdigest()
+        article.word_count = extraction["word_count"]
+        article.extraction = extraction
+        article.fetch_status = fetch_status
+        article.fetch_reason = fetch_reason
+        article.page_html = None
+        article.processed_at = now
+        if cleaned is not None:
+            article.author = article.author or cleaned.author
+            article.site_name = cleaned.site_name
+            article.published = article.published or cleaned.published
+        session.add(article)
+        article_payload = {
+            "id": article_id,
+            "url": url,
+            "title": title,
+            "published": alert_stage.iso_or_none(article.published),
+            "language": language,
+            "author": article.author,
+            "site_name": article.site_name,
+            "fetch_status": fetch_status,
+            "feeds": [{"id": i, "name": n, "url": u} for i, n, u in feeds],
+        }
+        for rule_id, result in sorted(matches.items()):
+            rule = rules.get(rule_id)
+            if rule is None or (rule["feed_id"] is not None and rule["feed_id"] not in feed_ids):
+                continue
+            alert_id = _create_alert(
+                session, rule, article_id, article_payload, result, extraction, now
+            )
+            if alert_id is not None:
+                report.alert_ids.append(alert_id)
+    log.info("processed article", extra={"article_id": article_id, "alerts": report.alert_ids})
+    return report
+
+
+def _create_alert(
+    session: Session,
+    rule: dict[str, Any],
+    article_id: int,
+    article_payload: dict[str, Any],
+    result: Any,
+    extraction: dict[str, Any],
+    now: Any,
+) -> int | None:
+    webhook_id = alert_stage.new_webhook_id()
+    inserted = store.insert_ignore(
+        session,
+        Alert,
+        {
+            "rule_id": rule["id"],
+            "article_id": article_id,
+            "webhook_id": webhook_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "payload": "{}",
+            "created_at": now,
+        },
+    )
+    if not inserted:
+        return None
+    alert = session.exec(select(Alert).where(Alert.webhook_id == webhook_id)).one()
+    payload = alert_stage.build_alert_payload(
+        alert_id=int(alert.id),  # type: ignore[arg-type]
+        webhook_id=webhook_id,
+        rule={"id": rule["id"], "name": rule["name"], "query": rule["query"]},
+        article=article_payload,
+        hits=[hit.to_dict() for hit in result.hits],
+        extraction=extraction,
+        created_at=now,
+    )
+    alert.payload = alert_stage.encode_payload(payload)
+    session.add(alert)
+    return alert.id
+
+
+_matcher_cache: dict[str, tuple[tuple[int, str], RuleMatcher[int], dict[int, dict[str, Any]]]] = {}
+_matcher_lock = threading.Lock()
+
+
+def _matcher(rt: Runtime) -> tuple[RuleMatcher[int], dict[int, dict[str, Any]]]:
+    """The compiled matcher for the current rule set, rebuilt only when rules change."""
+    with session_scope(rt.store_url) as session:
+        version = store.rules_version(session)
+        cached = _matcher_cache.get(rt.store_url)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        rows = store.enabled_rules(session)
+        rules = {
+            int(r.id): {"id": r.id, "name": r.name, "query": r.query, "feed_id": r.feed_id}  # type: ignore[arg-type]
+            for r in rows
+        }
+    compiled = []
+    for rule_id, rule in rules.items():
+        try:
+            compiled.append((rule_id, compile_query(rule["query"])))
+        except QueryError as exc:  # rules are validated when saved; never fail at match time
+            log.error("skipping invalid rule", extra={"rule_id": rule_id, "error": str(exc)})
+    matcher: RuleMatcher[int] = RuleMatcher(compiled)
+    with _matcher_lock:
+        _matcher_cache[rt.store_url] = (version, matcher, rules)
+    return matcher, rules
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+
+def deliver_alert(alert_id: int, rt: Runtime) -> str:
+    """Claim, sign, POST and record one attempt. Returns the alert's status afterwards."""
+    now = rt.now()
+    with session_scope(rt.store_url) as session:
+        if not store.claim_alert(
+            session, alert_id, now, timedelta(seconds=rt.settings.claim_lease)
+        ):
+            alert = session.get(Alert, alert_id)
+            return alert.status if alert else "missing"
+        alert = session.get(Alert, alert_id)
+        rule = session.get(Rule, alert.rule_id) if alert else None
+        if alert is None or rule is None:
+            return "missing"
+        body, webhook_id, url, secret = (
+            alert.payload,
+            alert.webhook_id,
+            rule.webhook_url,
+            rule.secret,
+        )
+
+    headers = alert_stage.sign_headers([secret], webhook_id, body, now=rt.now())
+    headers["user-agent"] = rt.settings.http_user_agent
+    started = time.monotonic()
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    try:
+        response = rt.http.post(url, body.encode(), headers, timeout=rt.settings.webhook_timeout)
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"receiver answered HTTP {status_code}"
+            if status_code in (429, 503):
+                from pipeline.io.http import parse_retry_after
+
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+    except FetchError as exc:
+        error = str(exc)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    finished = rt.now()
+
+    with session_scope(rt.store_url) as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            return "missing"
+        session.add(
+            DeliveryAttempt(
+                alert_id=alert_id,
+                attempted_at=finished,
+                status_code=status_code,
+                error=error,
+                duration_ms=duration_ms,
+            )
+        )
+        alert.attempts += 1
+        alert.claimed_until = None
+        if error is None:
+            alert.status = "delivered"
+            alert.delivered_at = finished
+            alert.last_error = None
+        else:
+            alert.last_error = error[:2000]
+            retry_at = (
+                None
+                if status_code == 410
+                else next_delivery_at(finished, alert.attempts, retry_after)
+            )
+            if retry_at is None:
+                alert.status = "dead"
+            else:
+                alert.status = "pending"
+                alert.next_attempt_at = retry_at
+        session.add(alert)
+        log.info(
+            "delivery attempt",
+            extra={"alert_id": alert_id, "status_code": status_code, "outcome": alert.status},
+        )
+        return alert.status
+
+
+def relay_due_alerts(rt: Runtime) -> list[int]:
+    """Outbox relay: ids of alerts due for a (re)send, including ones whose task was lost."""
+    with session_scope(rt.store_url) as session:
+        return store.due_alert_ids(session, rt.now(), rt.settings.alerts_per_tick)
+
+
+# --- catalogue: feeds and rules ---------------------------------------------------------
+
+
+def add_feed(rt: Runtime, url: str, name: str = "", interval: int | None = None) -> Feed:
+    rt.http.guard.check_url(url)
+    with session_scope(rt.store_url) as session:
+        return store.add_feed(session, url, name, interval or rt.settings.default_poll_interval)
+
+
+def list_feeds(rt: Runtime) -> list[Feed]:
+    with session_scope(rt.store_url) as session:
+        return list(session.exec(select(Feed).order_by(Feed.id)).all())
+
+
+def remove_feed(rt: Runtime, ref: str) -> Feed:
+    with session_scope(rt.store_url) as session:
+        feed = store.find_feed(session, ref)
+        if feed is None:
+            raise NotFoundError(
+                f"no feed {ref!r} (give its id, URL or name; see `newswatch feeds list`)"
+            )
+        session.delete(feed)
+        return feed
+
+
+def resolve_feed(rt: Runtime, ref: str) -> Feed:
+    with session_scope(rt.store_url) as session:
+        feed = store.find_feed(session, ref)
+        if feed is None:
+            raise NotFoundError(
+                f"no feed {ref!r} (give its id, URL or name; see `newswatch feeds list`)"
+            )
+        return feed
+
+
+def add_rule(
+    rt: Runtime,
+    name: str,
+    query: str,
+    webhook_url: str,
+    secret: str | None = None,
+    feed: str | None = None,
+    enabled: bool = True,
+) -> Rule:
+    """Validate and save a rule (insert or replace by name)."""
+    if not name.strip():
+        raise ConfigError("a rule needs a name")
+    try:
+        compile_query(query)
+    except QueryError as exc:
+        raise ConfigError(f"rule {name!r}: {exc}") from exc
+    rt.http.guard.check_url(webhook_url)
+    default_secret = rt.settings.webhook_secret
+    chosen = secret or (default_secret.get_secret_value() if default_secret else None)
+    try:
+        chosen = alert_stage.validate_secret(chosen) if chosen else alert_stage.generate_secret()
+    except ValueError as exc:
+        raise ConfigError(f"rule {name!r}: {exc}") from exc
+    with session_scope(rt.store_url) as session:
+        feed_id = None
+        if feed:
+            found = store.find_feed(session, feed)
+            if found is None:
+                raise NotFoundError(f"rule {name!r}: no feed {feed!r}")
+            feed_id = found.id
+        rule = store.find_rule(session, name) if not name.isdigit() else None
+        if rule is None:
+            rule = Rule(name=name, query=query, webhook_url=webhook_url, secret=chosen)
+        rule.query, rule.webhook_url, rule.secret = query, webhook_url, chosen
+        rule.feed_id, rule.enabled, rule.updated_at = feed_id, enabled, store.utcnow()
+        session.add(rule)
+        session.flush()
+        return rule
+
+
+def list_rules(rt: Runtime) -> list[Rule]:
+    with session_scope(rt.store_url) as session:
+        return list(session.exec(select(Rule).order_by(Rule.id)).all())
+
+
+def remove_rule(rt: Runtime, ref: str) -> Rule:
+    with session_scope(rt.store_url) as session:
+        rule = store.find_rule(session, ref)
+        if rule is None:
+            raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+        session.delete(rule)
+        return rule
+
+
+def list_alerts(rt: Runtime, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    with session_scope(rt.store_url) as session:
+        rows = []
+        for alert in store.list_alerts(session, status, limit):
+            rule = session.get(Rule, alert.rule_id)
+            article = session.get(Article, alert.article_id)
+            rows.append(
+                {
+                    "id": alert.id,
+                    "status": alert.status,
+                    "attempts": alert.attempts,
+                    "rule": rule.name if rule else None,
+                    "article": article.title if article else None,
+                    "url": article.canonical_url if article else None,
+                    "webhook_id": alert.webhook_id,
+                    "next_attempt_at": alert.next_attempt_at.isoformat(),
+                    "last_error": alert.last_error,
+                }
+            )
+        return rows
+
+
+def explain_match(query: str, document: bytes | str) -> dict[str, Any]:
+    """Whether and why one document matches a query (`newswatch rules test`)."""
+    try:
+        compiled = compile_query(query)
+    except QueryError as exc:
+        raise ConfigError(str(exc)) from exc
+    cleaned = clean_article(document)
+    extraction = extract(cleaned.title, cleaned.text, cleaned.language).to_dict()
+    result = match_query(compiled, _match_document(cleaned.title, cleaned.text, (), extraction))
+    return {
+        "matched": result.matched,
+        "hits": [hit.to_dict() for hit in result.hits],
+        "title": cleaned.title,
+    }
+
+
+def _match_document(
+    title: str, text: str, feeds: tuple[str, ...], extraction: dict[str, Any]
+) -> MatchDocument:
+    return MatchDocument(
+        title=title,
+        text=text,
+        feeds=feeds,
+        language=extraction.get("language"),
+        topics=tuple((t["code"], t["label"]) for t in extraction["topics"]),
+        places=tuple((p["name"], p.get("country")) for p in extraction["places"]),
+        figures=tuple((f["category"], float(f["value"])) for f in extraction["figures"]),
+    )
+
+
+# --- one-off extraction -----------------------------------------------------------------
+
+
+def extract_document(
+    document: bytes | str, url: str | None = None, topics_file: Any = None
+) -> dict[str, Any]:
+    """Clean + extract one document (HTML or plain text): the `newswatch extract` contract."""
+    cleaned = clean_article(document, url=url)
+    extraction = extract(cleaned.title, cleaned.text, cleaned.language, topics_file).to_dict()
+    return {
+        "title": cleaned.title,
+        "text": cleaned.text,
+        "language": cleaned.language,
+        "published": alert_stage.iso_or_none(cleaned.published),
+        "author": cleaned.author,
+        "site_name": cleaned.site_name,
+        "reason": cleaned.reason,
+        **{k: v for k, v in extraction.items() if k != "language"},
+    }

@@ -1,0 +1,90 @@
+"""Celery tasks: each maps an id to a pipeline.services function, then enqueues follow-ups.
+
+Follow-up work is enqueued only after the service function returned, i.e. after its
+transaction committed. Expected failures are recorded in the store by the services; a
+task retries only for transient trouble (database busy, broker hiccup).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery import Task
+from celery.signals import worker_process_init
+from sqlalchemy.exc import OperationalError
+
+from pipeline import services
+from pipeline.errors import NotFoundError
+from pipeline.io import store
+from pipeline.runtime import get_runtime, reset_runtime
+from worker.celery_app import app
+
+log = logging.getLogger("newswatch.tasks")
+T = TypeVar("T")
+
+_RETRY = {"max_retries": 5, "countdown": 5}
+
+
+@worker_process_init.connect
+def _fresh_process(**_: Any) -> None:
+    # Connections and HTTP pools must not be shared with the parent after fork.
+    store.dispose_all()
+    reset_runtime()
+
+
+def _run(task: Task, work: Callable[[], T], **ids: int) -> T | None:
+    try:
+        return work()
+    except NotFoundError as exc:
+        log.info("skipped: %s", exc, extra=ids)
+        return None
+    except OperationalError as exc:
+        raise task.retry(exc=exc, **_RETRY) from exc
+
+
+@app.task(name="newswatch.refresh_due_feeds", bind=True)
+def refresh_due_feeds(self: Task) -> int:
+    feed_ids = _run(self, lambda: services.refresh_due_feeds(get_runtime())) or []
+    for feed_id in feed_ids:
+        refresh_feed.delay(feed_id)
+    return len(feed_ids)
+
+
+@app.task(name="newswatch.refresh_feed", bind=True)
+def refresh_feed(self: Task, feed_id: int) -> None:
+    report = _run(self, lambda: services.refresh_feed(feed_id, get_runtime()), feed_id=feed_id)
+    for article_id in report.new_article_ids if report else []:
+        fetch_article.delay(article_id)
+
+
+@app.task(name="newswatch.fetch_article", bind=True)
+def fetch_article(self: Task, article_id: int) -> None:
+    status = _run(
+        self, lambda: services.fetch_article(article_id, get_runtime()), article_id=article_id
+    )
+    if status is not None:
+        process_article.delay(article_id)
+
+
+@app.task(name="newswatch.process_article", bind=True)
+def process_article(self: Task, article_id: int) -> None:
+    report = _run(
+        self, lambda: services.process_article(article_id, get_runtime()), article_id=article_id
+    )
+    for alert_id in report.alert_ids if report else []:
+        deliver_alert.delay(alert_id)
+
+
+@app.task(name="newswatch.deliver_alert", bind=True)
+def deliver_alert(self: Task, alert_id: int) -> None:
+    _run(self, lambda: services.deliver_alert(alert_id, get_runtime()), alert_id=alert_id)
+
+
+@app.task(name="newswatch.relay_due_alerts", bind=True)
+def relay_due_alerts(self: Task) -> int:
+    alert_ids = _run(self, lambda: services.relay_due_alerts(get_runtime())) or []
+    for alert_id in alert_ids:
+        deliver_alert.delay(alert_id)
+    return len(alert_ids)
