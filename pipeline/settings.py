@@ -170,7 +170,8 @@ class Settings(BaseSettings):
 
     @property
     def celery_broker_url(self) -> str:
-        return self.broker_url or "filesystem://"
+        # A host part keeps kombu from warning that none was given; it is not used.
+        return self.broker_url or "filesystem://localhost/"
 
     @property
     def uses_filesystem_broker(self) -> bool:

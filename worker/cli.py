@@ -68,6 +68,8 @@ def _start_worker(queues: str, concurrency: int | None, beat: bool) -> None:
         "--without-gossip",
         "--without-mingle",
     ]
+    if rt.settings.log_level in ("WARNING", "ERROR", "CRITICAL"):
+        argv.insert(0, "--quiet")  # a global option: it goes before the sub-command
     if beat:
         argv += ["--beat", f"--schedule={rt.settings.data_dir.resolve() / 'beat-schedule'}"]
     celery_app.worker_main(argv)

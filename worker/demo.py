@@ -36,6 +36,8 @@ def demo_environment(data_dir: Path, webhook_url: str, secret: str) -> dict[str,
             "NEWSWATCH_ALERT_WEBHOOK_URL": webhook_url,
             "NEWSWATCH_ALERT_WEBHOOK_SECRET": secret,
             "NEWSWATCH_LOG_LEVEL": os.environ.get("NEWSWATCH_LOG_LEVEL", "WARNING"),
+            # The demo often runs as root in a sandbox; Celery's warning about it is noise here.
+            "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges",
         }
     )
     return env
@@ -111,7 +113,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        # SIGTERM to the main process only: Celery then stops its pool itself (warm shutdown).
+        process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
     except (subprocess.TimeoutExpired, ProcessLookupError):
         with contextlib.suppress(ProcessLookupError):

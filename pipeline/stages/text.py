@@ -49,11 +49,14 @@ def split_sentences(text: str) -> list[Sentence]:
         end = match.end()
         if match.group(0).startswith(".") and _is_abbreviation(text, match.start()):
             continue
+        following = text[end:].lstrip()
         if match.group(0)[0] in ".!?":
-            following = text[end:].lstrip()
             # A lower-case continuation means the dot was not a sentence end.
             if following[:1].islower():
                 continue
+        elif match.group(0) == "\n" and following[:1].islower():
+            # A wrapped line ("29,739 people lost\ntheir homes") continues its sentence.
+            continue
         _append(sentences, text, start, end)
         start = end
     _append(sentences, text, start, len(text))

@@ -1,0 +1,171 @@
+"""The `newswatch` CLI as users run it: one-line errors, the extract and rules-test contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO_ROOT
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+    env["NEWSWATCH_DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
+    return env
+
+
+def _run(tmp_path: Path, *args: str, stdin: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *args],
+        env=_env(tmp_path, **extra),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
+
+
+def _assert_one_line_error(result, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "fragment"),
+    [
+        (("feeds", "add", "ftp://example.org/feed"), {}, "only http and https"),
+        (("feeds", "remove", "nope"), {}, "no feed 'nope'"),
+        (
+            ("rules", "add", "r", "ceasefire AND (", "--webhook", "https://h.example/x"),
+            {},
+            "position",
+        ),
+        (
+            ("rules", "add", "r", "ceasefire", "--webhook", "https://h.example/x", "--secret", "x"),
+            {},
+            "whsec_",
+        ),
+        (("poll", "42"), {}, "no feed '42'"),
+        (("extract", "/no/such/file.html"), {}, "no such file"),
+        (("feeds", "list"), {"NEWSWATCH_BEAT_INTERVAL": "soon"}, "NEWSWATCH_BEAT_INTERVAL"),
+        (("worker",), {"NEWSWATCH_BROKER_URL": "redis://127.0.0.1:1/0"}, "cannot reach the broker"),
+        (
+            ("feeds", "list"),
+            {"NEWSWATCH_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:1/x"},
+            "cannot use the database",
+        ),
+    ],
+)
+def test_user_mistakes_give_one_line(
+    tmp_path: Path, args: tuple[str, ...], extra: dict[str, str], fragment: str
+) -> None:
+    _assert_one_line_error(_run(tmp_path, *args, **extra), fragment)
+
+
+def test_invalid_yaml_config(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: [oops\n")
+    result = _run(tmp_path, "config", "sync", NEWSWATCH_RULES_FILE=str(rules))
+    _assert_one_line_error(result, "invalid YAML")
+
+
+def test_feeds_and_rules_round_trip(tmp_path: Path) -> None:
+    assert _run(tmp_path, "feeds", "add", "https://example.org/rss", "--name", "ex").returncode == 0
+    listed = _run(tmp_path, "feeds", "list").stdout
+    assert "https://example.org/rss" in listed and "ex" in listed
+    added = _run(
+        tmp_path,
+        "rules",
+        "add",
+        "truce",
+        '"humanitarian pause" OR ceasefire',
+        "--webhook",
+        "https://h.example/x",
+    )
+    assert added.returncode == 0 and "signing secret: whsec_" in added.stdout
+    rules = _run(tmp_path, "rules", "list").stdout
+    assert "truce" in rules and "whsec_****" in rules
+    assert _run(tmp_path, "rules", "remove", "truce").returncode == 0
+    assert _run(tmp_path, "feeds", "remove", "ex").returncode == 0
+    assert _run(tmp_path, "feeds", "list").stdout.strip() == ""
+
+
+def test_extract_jsonl_contract(tmp_path: Path) -> None:
+    html = (FIXTURES / "articles" / "port-evacuation.html").read_text()
+    lines = [
+        json.dumps({"id": "a", "text": "At least 12 people were killed and 40 injured in Homs."}),
+        json.dumps({"id": "b", "html": html, "url": "https://example.org/port"}),
+        "not json",
+        json.dumps({"id": "c", "text": "Markets were calm."}),
+    ]
+    result = _run(tmp_path, "extract", "--jsonl", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["a", "b", None, "c"]
+    for o in (out[0], out[1], out[3]):
+        assert {
+            "id",
+            "title",
+            "text",
+            "language",
+            "published",
+            "figures",
+            "topics",
+            "places",
+        } <= set(o)
+    assert {(f["value"], f["category"]) for f in out[0]["figures"]} == {
+        (12, "killed"),
+        (40, "injured"),
+    }
+    assert "evacuat" in out[1]["text"] and "cookie" not in out[1]["text"].lower()
+    assert out[2]["error"].startswith("line 3")
+
+
+def test_rules_test_jsonl_contract(tmp_path: Path) -> None:
+    lines = [
+        {
+            "id": 1,
+            "query": "evacuation",
+            "article": {
+                "title": "t",
+                "text": "Residents were evacuated.",
+                "feed": "f",
+                "language": "en",
+            },
+        },
+        {
+            "id": 2,
+            "query": "war",
+            "article": {"title": "t", "text": "She won an award.", "feed": "f", "language": "en"},
+        },
+        {
+            "id": 3,
+            "query": "a AND (",
+            "article": {"title": "t", "text": "x", "feed": "f", "language": "en"},
+        },
+    ]
+    stdin = "\n".join(json.dumps(line) for line in lines) + "\n"
+    result = _run(tmp_path, "rules", "test", "--jsonl", stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(o["id"], o["matched"]) for o in out] == [(1, True), (2, False), (3, False)]
+    assert out[0]["hits"][0]["sentence"] == "Residents were evacuated."
+    assert out[2]["error"] and out[0]["error"] is None
+
+
+def test_rules_test_on_a_file(tmp_path: Path) -> None:
+    page = str(FIXTURES / "articles" / "ceasefire-talks.html")
+    matched = _run(tmp_path, "rules", "test", "cease-fire AND NOT evacuation", page)
+    assert matched.returncode == 0, matched.stderr
+    assert json.loads(matched.stdout)["matched"] is True
+    assert _run(tmp_path, "rules", "test", "evacuation", page).returncode == 1
