@@ -20,7 +20,16 @@ from sqlmodel import Session, select
 
 from pipeline.errors import ConfigError, FetchError, HTTPStatusError, NotFoundError
 from pipeline.io import store
-from pipeline.io.store import Alert, Article, DeliveryAttempt, Feed, Rule, session_scope
+from pipeline.io.store import (
+    Alert,
+    Article,
+    DeliveryAttempt,
+    Feed,
+    Rule,
+    Story,
+    StoryAlert,
+    session_scope,
+)
 from pipeline.runtime import Runtime
 from pipeline.stages import alert as alert_stage
 from pipeline.stages.clean import clean_article, detect_language
@@ -34,6 +43,15 @@ from pipeline.stages.match import (
 )
 from pipeline.stages.parse import parse_feed
 from pipeline.stages.schedule import next_delivery_at, next_poll_at
+from pipeline.stages.stories import (
+    STORY_THRESHOLD,
+    StorySignature,
+    adds_something,
+    band_keys,
+    similarity,
+    story_changes,
+    story_signature,
+)
 
 log = logging.getLogger("newswatch")
 
@@ -243,6 +261,7 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
     feed_labels = tuple(value for _, name, feed_url in feeds for value in (name, feed_url) if value)
     matches = matcher.match(_match_document(title, text, feed_labels, extraction))
     feed_ids = {feed_id for feed_id, _, _ in feeds}
+    signature = story_signature(title, text)
 
     now = rt.now()
     report = ProcessReport(article_id=article_id, fetch_status=fetch_status)
@@ -250,6 +269,9 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
         article = session.get(Article, article_id)
         if article is None or article.processed_at is not None:
             return report
+        store.lock_story_assignment(session)
+        story_id = _assign_story(session, title, signature)
+        article.story_id = story_id
         article.title = title
         article.text = text
         article.language = language
@@ -280,13 +302,77 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
             rule = rules.get(rule_id)
             if rule is None or (rule["feed_id"] is not None and rule["feed_id"] not in feed_ids):
                 continue
-            alert_id = _create_alert(
-                session, rule, article_id, article_payload, result, extraction, now
+            alert_id = _alert_once_per_story(
+                session, rule, story_id, article_id, article_payload, result, extraction, now
             )
             if alert_id is not None:
                 report.alert_ids.append(alert_id)
     log.info("processed article", extra={"article_id": article_id, "alerts": report.alert_ids})
     return report
+
+
+def _assign_story(session: Session, title: str, signature: StorySignature) -> int:
+    """The story this article belongs to: the most similar candidate above the threshold."""
+    keys = band_keys(signature)
+    best: Story | None = None
+    best_score = STORY_THRESHOLD
+    for candidate in store.story_candidates(session, keys):
+        score = similarity(signature, StorySignature.from_json(candidate.signature))
+        if score >= best_score:
+            best, best_score = candidate, score
+    if best is None:
+        return int(store.create_story(session, title, signature.to_json(), keys).id)  # type: ignore[arg-type]
+    best.article_count += 1
+    best.updated_at = store.utcnow()
+    session.add(best)
+    return int(best.id)  # type: ignore[arg-type]
+
+
+def _alert_once_per_story(
+    session: Session,
+    rule: dict[str, Any],
+    story_id: int,
+    article_id: int,
+    article_payload: dict[str, Any],
+    result: Any,
+    extraction: dict[str, Any],
+    now: Any,
+) -> int | None:
+    """Alert on a story's first match; on later copies only when they add something."""
+    terms = [hit.term for hit in result.hits]
+    current = {"figures": extraction["figures"], "terms": terms}
+    state = session.get(StoryAlert, (rule["id"], story_id))
+    changes: dict[str, Any] | None = None
+    if state is not None:
+        changes = story_changes({"figures": state.figures, "terms": state.terms}, current)
+        if not adds_something(changes):
+            return None
+    story = {"id": story_id, "kind": "update" if changes else "new", "changes": changes}
+    alert_id = _create_alert(
+        session, rule, article_id, article_payload, result, extraction, now, story
+    )
+    if alert_id is None:
+        return None
+    if state is None:
+        state = StoryAlert(rule_id=rule["id"], story_id=story_id)
+    state.figures = _remembered_figures(state.figures, extraction["figures"], changes)
+    state.terms = sorted(set(state.terms) | set(terms))
+    state.last_alert_id = alert_id
+    state.updated_at = now
+    session.add(state)
+    return alert_id
+
+
+def _remembered_figures(
+    previous: list[dict[str, Any]], current: list[dict[str, Any]], changes: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Figures alerted so far: the current copy's, plus earlier ones it did not revise."""
+    revised = {
+        (r["category"], float(r["from"])) for r in (changes or {}).get("revised_figures", [])
+    }
+    seen = {(f["category"], float(f["value"])) for f in current}
+    kept = [f for f in previous if (f["category"], float(f["value"])) not in seen | revised]
+    return [*current, *kept]
 
 
 def _create_alert(
@@ -297,6 +383,7 @@ def _create_alert(
     result: Any,
     extraction: dict[str, Any],
     now: Any,
+    story: dict[str, Any],
 ) -> int | None:
     webhook_id = alert_stage.new_webhook_id()
     inserted = store.insert_ignore(
@@ -306,6 +393,9 @@ def _create_alert(
             "rule_id": rule["id"],
             "article_id": article_id,
             "webhook_id": webhook_id,
+            "story_id": story["id"],
+            "kind": story["kind"],
+            "changes": story["changes"],
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -324,6 +414,7 @@ def _create_alert(
         hits=[hit.to_dict() for hit in result.hits],
         extraction=extraction,
         created_at=now,
+        story=story,
     )
     alert.payload = alert_stage.encode_payload(payload)
     session.add(alert)
@@ -381,7 +472,8 @@ def deliver_alert(alert_id: int, rt: Runtime) -> str:
             rule.secret,
         )
 
-    headers = alert_stage.sign_headers([secret], webhook_id, body, now=rt.now())
+    # The signed timestamp is wall-clock time: receivers check it against their own clock.
+    headers = alert_stage.sign_headers([secret], webhook_id, body)
     headers["user-agent"] = rt.settings.http_user_agent
     started = time.monotonic()
     status_code: int | None = None
@@ -585,6 +677,29 @@ def _match_document(
         places=tuple((p["name"], p.get("country")) for p in extraction["places"]),
         figures=tuple((f["category"], float(f["value"])) for f in extraction["figures"]),
     )
+
+
+def list_stories(rt: Runtime, limit: int = 50) -> list[dict[str, Any]]:
+    with session_scope(rt.store_url) as session:
+        stories = session.exec(
+            select(Story).order_by(Story.updated_at.desc()).limit(limit)  # type: ignore[attr-defined]
+        ).all()
+        rows = []
+        for story in stories:
+            articles = session.exec(
+                select(Article.id, Article.canonical_url).where(Article.story_id == story.id)
+            ).all()
+            alerts = session.exec(select(Alert.id).where(Alert.story_id == story.id)).all()
+            rows.append(
+                {
+                    "id": story.id,
+                    "title": story.title,
+                    "articles": [{"id": a, "url": u} for a, u in articles],
+                    "alerts": list(alerts),
+                    "updated_at": story.updated_at.isoformat(),
+                }
+            )
+        return rows
 
 
 # --- one-off extraction -----------------------------------------------------------------

@@ -33,6 +33,8 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+stories_app = typer.Typer(help="Stories: near-duplicate articles grouped.", no_args_is_help=True)
+app.add_typer(stories_app, name="stories")
 
 
 def _runtime() -> Any:
@@ -336,6 +338,25 @@ def alerts_list(
             typer.echo(
                 f"{row['id']}\t{row['status']}\tattempts={row['attempts']}\t{row['rule']}\t"
                 f"{row['article']}{error}"
+            )
+
+
+@stories_app.command("list")
+def stories_list(
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recent stories with their articles and alerts."""
+    from pipeline import services
+
+    _upgrade()
+    for row in services.list_stories(_runtime(), limit):
+        if as_json:
+            _echo_json(row)
+        else:
+            typer.echo(
+                f"{row['id']}\t{len(row['articles'])} articles\t{len(row['alerts'])} alerts\t"
+                f"{row['title']}"
             )
 
 

@@ -67,8 +67,44 @@ class Article(SQLModel, table=True):
     fetch_reason: str | None = Field(default=None, sa_column=Column(Text))
     page_html: bytes | None = Field(default=None, exclude=True)
     extraction: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    story_id: int | None = Field(default=None, foreign_key="stories.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = None
+
+
+class Story(SQLModel, table=True):
+    """Near-duplicate articles (the same wire story through many feeds) grouped as one."""
+
+    __tablename__ = "stories"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    signature: str = Field(sa_column=Column(Text, nullable=False))
+    article_count: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StoryBand(SQLModel, table=True):
+    """LSH band keys of each story's signature: an indexed lookup finds candidate stories."""
+
+    __tablename__ = "story_bands"
+
+    band_key: str = Field(max_length=40, primary_key=True)
+    story_id: int = Field(foreign_key="stories.id", primary_key=True, ondelete="CASCADE")
+
+
+class StoryAlert(SQLModel, table=True):
+    """What a rule last alerted about a story: later copies alert only when they add to it."""
+
+    __tablename__ = "story_alerts"
+
+    rule_id: int = Field(foreign_key="rules.id", primary_key=True, ondelete="CASCADE")
+    story_id: int = Field(foreign_key="stories.id", primary_key=True, ondelete="CASCADE")
+    last_alert_id: int | None = None
+    figures: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class FeedArticle(SQLModel, table=True):
@@ -108,6 +144,10 @@ class Alert(SQLModel, table=True):
     rule_id: int = Field(foreign_key="rules.id", ondelete="CASCADE")
     article_id: int = Field(foreign_key="articles.id", ondelete="CASCADE")
     webhook_id: str = Field(max_length=64, unique=True)
+    story_id: int | None = Field(default=None, foreign_key="stories.id", index=True)
+    # "new": first alert of this rule for the story; "update": a later copy added something.
+    kind: str = Field(default="new", max_length=10)
+    changes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # pending (due at next_attempt_at) -> sending (claimed) -> delivered | dead
     status: str = Field(default="pending", max_length=20)
     attempts: int = Field(default=0)
@@ -308,6 +348,31 @@ def article_feeds(session: Session, article_id: int) -> list[Feed]:
             .order_by(Feed.id)
         ).all()
     )
+
+
+# --- stories ----------------------------------------------------------------------------
+
+
+def lock_story_assignment(session: Session) -> None:
+    """Serialise story assignment on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(0x6E657773)))
+
+
+def story_candidates(session: Session, keys: Sequence[str]) -> list[Story]:
+    if not keys:
+        return []
+    story_ids = select(StoryBand.story_id).where(StoryBand.band_key.in_(list(keys)))  # type: ignore[attr-defined]
+    return list(session.exec(select(Story).where(Story.id.in_(story_ids)).order_by(Story.id)).all())  # type: ignore[union-attr]
+
+
+def create_story(session: Session, title: str, signature: str, keys: Sequence[str]) -> Story:
+    story = Story(title=title, signature=signature)
+    session.add(story)
+    session.flush()
+    for key in dict.fromkeys(keys):
+        session.add(StoryBand(band_key=key, story_id=story.id))  # type: ignore[arg-type]
+    return story
 
 
 # --- rules ------------------------------------------------------------------------------

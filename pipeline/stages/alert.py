@@ -51,7 +51,10 @@ def build_alert_payload(
     hits: Sequence[dict[str, str]],
     extraction: dict[str, Any] | None,
     created_at: datetime,
+    story: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The alert body. ``story`` says whether this is the story's first alert for the rule
+    ("new") or a later copy that added figures or terms ("update", with ``changes``)."""
     return {
         "type": EVENT_TYPE,
         "timestamp": _iso(created_at),
@@ -61,6 +64,7 @@ def build_alert_payload(
             "rule": rule,
             "article": article,
             "matches": list(hits),
+            "story": story or {"id": None, "kind": "new", "changes": None},
             "extraction": extraction or {},
         },
     }

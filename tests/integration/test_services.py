@@ -1,0 +1,192 @@
+"""Units of work on a real store (SQLite and PostgreSQL), loopback feeds and a loopback receiver.
+
+No worker here: the services are called directly, as the CLI does; the clock is injected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from pipeline import services
+from pipeline.io.store import Alert, Article, DeliveryAttempt, Feed, session_scope
+from pipeline.runtime import Runtime, http_client_for
+from pipeline.settings import Settings
+from pipeline.stages.alert import generate_secret
+from tests.conftest import FIXTURES
+from worker.loopback import SiteServer, WebhookReceiver
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    server = SiteServer(FIXTURES).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def rt(store_url: str, tmp_path: Path, clock: Clock) -> Runtime:
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=store_url,
+        http_allow_hosts=["127.0.0.1"],
+        topics_file=Settings().topics_file,
+    )
+    return Runtime(settings=settings, http=http_client_for(settings), clock=clock)
+
+
+def _poll_all(rt: Runtime, feed_id: int) -> list[int]:
+    alerts: list[int] = []
+    report = services.refresh_feed(feed_id, rt)
+    assert report.status == "ok", report
+    for article_id in report.new_article_ids:
+        services.fetch_article(article_id, rt)
+        alerts += services.process_article(article_id, rt).alert_ids
+    return alerts
+
+
+def test_one_alert_per_story_and_one_more_for_a_revised_figure(
+    rt: Runtime, site: SiteServer
+) -> None:
+    secret = generate_secret()
+    receiver = WebhookReceiver(secret).start()
+    try:
+        services.add_rule(rt, "landslide", "landslide", receiver.url, secret)
+        feeds = [
+            services.add_feed(rt, f"{site.base_url}/stories/{name}", name)
+            for name in ("courier.rss", "tribune.rss", "ledger.rss")
+        ]
+        alert_ids = [a for feed in feeds for a in _poll_all(rt, int(feed.id))]  # type: ignore[arg-type]
+        assert len(alert_ids) == 1, "three copies of one story must alert once"
+        with session_scope(rt.store_url) as session:
+            articles = session.exec(select(Article)).all()
+            stories = {a.story_id for a in articles if "landslide" in (a.title or "").lower()}
+            assert len(articles) == 4 and len(stories) == 1
+            other = next(a for a in articles if a.canonical_url.endswith("other.html"))
+            assert other.story_id not in stories
+
+        update = services.add_feed(rt, f"{site.base_url}/stories/courier-update.rss", "update")
+        update_alerts = _poll_all(rt, int(update.id))  # type: ignore[arg-type]
+        assert len(update_alerts) == 1, "a revised injured count alerts once more"
+
+        for alert_id in alert_ids + update_alerts:
+            assert services.deliver_alert(alert_id, rt) == "delivered"
+        assert receiver.wait_for(2, timeout=5)
+        first, second = (a.payload["data"] for a in receiver.verified)
+        assert first["story"]["kind"] == "new" and first["story"]["changes"] is None
+        assert second["story"]["kind"] == "update"
+        assert second["story"]["id"] == first["story"]["id"]
+        revised = second["story"]["changes"]["revised_figures"]
+        assert [(r["category"], r["from"], r["to"]) for r in revised] == [("injured", 301, 412)]
+        listed = services.list_stories(rt)
+        story = next(s for s in listed if s["id"] == first["story"]["id"])
+        assert len(story["articles"]) == 4 and len(story["alerts"]) == 2
+    finally:
+        receiver.stop()
+
+
+def test_failed_delivery_is_retried_on_schedule_and_recorded(
+    rt: Runtime, site: SiteServer, clock: Clock
+) -> None:
+    secret = generate_secret()
+    receiver = WebhookReceiver(secret, script=[(500, {}), (503, {"Retry-After": "60"})]).start()
+    try:
+        services.add_rule(rt, "evac", "evacuation", receiver.url, secret)
+        feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        (alert_id,) = _poll_all(rt, int(feed.id))  # type: ignore[arg-type]
+
+        assert services.deliver_alert(alert_id, rt) == "pending"  # 500
+        assert services.relay_due_alerts(rt) == []  # not due yet
+        clock.advance(seconds=6)
+        assert services.relay_due_alerts(rt) == [alert_id]
+        assert services.deliver_alert(alert_id, rt) == "pending"  # 503, Retry-After: 60
+        clock.advance(seconds=30)
+        assert services.relay_due_alerts(rt) == []  # the 5-minute step outlasts Retry-After: 60
+        clock.advance(minutes=6)
+        assert services.relay_due_alerts(rt) == [alert_id]
+        assert services.deliver_alert(alert_id, rt) == "delivered"
+        assert services.deliver_alert(alert_id, rt) == "delivered"  # idempotent: no resend
+        assert receiver.requests == 3 and len(receiver.verified) == 1
+        with session_scope(rt.store_url) as session:
+            attempts = session.exec(
+                select(DeliveryAttempt).where(DeliveryAttempt.alert_id == alert_id)
+            ).all()
+            assert [a.status_code for a in attempts] == [500, 503, 204]
+            alert = session.get(Alert, alert_id)
+            assert alert is not None and alert.attempts == 3 and alert.status == "delivered"
+        ids = {a.webhook_id for a in receiver.verified}
+        assert len(ids) == 1
+    finally:
+        receiver.stop()
+
+
+def test_receiver_down_for_a_day_dead_letters_only_after_the_schedule(
+    rt: Runtime, site: SiteServer, clock: Clock
+) -> None:
+    services.add_rule(rt, "evac", "evacuation", "http://127.0.0.1:9/down", generate_secret())
+    feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    (alert_id,) = _poll_all(rt, int(feed.id))  # type: ignore[arg-type]
+    statuses = []
+    for _ in range(8):
+        statuses.append(services.deliver_alert(alert_id, rt))
+        clock.advance(hours=11)
+        assert services.relay_due_alerts(rt) in ([alert_id], [])
+    assert statuses == ["pending"] * 7 + ["dead"]
+    rows = services.list_alerts(rt, "dead")
+    assert rows[0]["id"] == alert_id and "127.0.0.1:9" in (rows[0]["last_error"] or "")
+
+
+def test_malformed_feed_and_unreachable_feed(rt: Runtime, site: SiteServer) -> None:
+    broken = services.add_feed(rt, f"{site.base_url}/feeds/broken.rss", "broken")
+    report = services.refresh_feed(int(broken.id), rt)  # type: ignore[arg-type]
+    assert report.status == "ok" and len(report.new_article_ids) == 2 and report.problem
+    missing = services.add_feed(rt, f"{site.base_url}/feeds/nope.rss", "nope")
+    failed = services.refresh_feed(int(missing.id), rt)  # type: ignore[arg-type]
+    assert failed.status == "error" and "404" in (failed.error or "")
+    with session_scope(rt.store_url) as session:
+        feed = session.get(Feed, missing.id)
+        assert feed is not None and feed.error_count == 1 and "404" in (feed.last_error or "")
+        assert feed.next_poll_at > rt.now() + timedelta(seconds=feed.interval_seconds)
+    # A second poll of the same feed adds nothing.
+    again = services.refresh_feed(int(broken.id), rt)  # type: ignore[arg-type]
+    assert again.new_article_ids == []
+
+
+def test_payload_is_stored_once_and_sent_verbatim(rt: Runtime, site: SiteServer) -> None:
+    secret = generate_secret()
+    receiver = WebhookReceiver(secret).start()
+    try:
+        services.add_rule(rt, "ceasefire", "ceasefire", receiver.url, secret)
+        feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        (alert_id,) = _poll_all(rt, int(feed.id))  # type: ignore[arg-type]
+        with session_scope(rt.store_url) as session:
+            stored = session.get(Alert, alert_id)
+            assert stored is not None
+            body = stored.payload
+        services.deliver_alert(alert_id, rt)
+        assert receiver.wait_for(1, timeout=5)
+        assert receiver.verified[0].payload == json.loads(body)
+        assert receiver.verified[0].webhook_id == stored.webhook_id
+    finally:
+        receiver.stop()

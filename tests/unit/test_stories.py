@@ -1,0 +1,207 @@
+"""Story grouping (MinHash signatures, LSH band keys) and what a later copy adds."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.stages.extract.figures import extract_figures
+from pipeline.stages.stories import (
+    STORY_BANDS,
+    STORY_ROWS,
+    STORY_THRESHOLD,
+    StoryIndex,
+    StorySignature,
+    adds_something,
+    band_keys,
+    lsh_params,
+    similarity,
+    story_changes,
+    story_signature,
+    story_tokens,
+)
+from tests.conftest import need_shared
+
+STORY = [
+    "A passenger train derailed near the river town of Elmford on Tuesday morning, killing "
+    "12 people and leaving 301 wounded, according to the regional emergency service.",
+    "Rescue teams worked through the night to free passengers trapped in the overturned "
+    "carriages, and the regional governor declared three days of mourning for the victims.",
+    "The train was carrying about 600 passengers from the capital to the coast when several "
+    "carriages left the tracks on a bend, witnesses told local television reporters.",
+    "Investigators said it was too early to say what caused the crash, but the rail operator "
+    "confirmed that maintenance work had been carried out on that section last month.",
+    "Hospitals in the surrounding district appealed for blood donors as ambulances ferried "
+    "the injured away from the site throughout the day and well into the evening.",
+]
+SAME_TOPIC = [
+    "A freight train derailed outside the port city of Marlow on Sunday, spilling diesel "
+    "fuel into a nearby canal, the national rail authority said in a statement.",
+    "No one was hurt, but engineers closed the line for repairs and warned commuters to "
+    "expect delays on services between the port and the northern suburbs for a week.",
+    "Environmental officials set up floating barriers to stop the fuel spreading further and "
+    "said water samples would be taken from the canal over the next several days.",
+    "The union representing rail workers renewed its call for more investment in the "
+    "network, arguing that ageing tracks had been neglected for more than a decade.",
+]
+
+
+def _text(paragraphs: list[str]) -> str:
+    return "\n\n".join(paragraphs)
+
+
+def _revised_copy() -> tuple[str, str]:
+    paragraphs = list(STORY)
+    paragraphs[0] = paragraphs[0].replace("301", "412").replace("12 people", "15 people")
+    paragraphs.insert(2, "Officials said the death toll was likely to rise further.")
+    paragraphs.append("Reporting by our correspondent; editing by the news desk.")
+    return "Train crash toll rises in Elmford - officials", _text(paragraphs)
+
+
+def test_tokens_fold_case_punctuation_and_numbers() -> None:
+    assert story_tokens("Killed 1,207 — and WOUNDED 3.5m!") == [
+        "killed",
+        "0",
+        "and",
+        "wounded",
+        "0",
+        "m",
+    ]
+
+
+def test_revised_figure_leaves_the_signature_unchanged() -> None:
+    before = story_signature("Crash", "Officials said 301 people were wounded in the crash today.")
+    after = story_signature("Crash", "Officials said 412 people were wounded in the crash today.")
+    assert similarity(before, after) == 1.0
+
+
+def test_copies_group() -> None:
+    original = story_signature("Train derails near Elmford, killing 12", _text(STORY))
+    title, text = _revised_copy()
+    copy = story_signature(title, text)
+    trimmed = story_signature("Elmford train crash", _text(STORY[:4]))
+    assert similarity(original, copy) >= STORY_THRESHOLD
+    assert similarity(original, trimmed) >= STORY_THRESHOLD
+    assert set(band_keys(original)) & set(band_keys(copy))
+
+
+def test_different_stories_on_the_same_topic_do_not_group() -> None:
+    first = story_signature("Train derails near Elmford", _text(STORY))
+    second = story_signature("Freight train derails near Marlow", _text(SAME_TOPIC))
+    assert similarity(first, second) < 0.1
+
+
+def test_empty_text_matches_nothing() -> None:
+    empty = story_signature("", "")
+    assert empty.empty
+    assert similarity(empty, story_signature("", "")) == 0.0
+    assert band_keys(empty) == []
+
+
+def test_signature_is_deterministic_and_round_trips_json() -> None:
+    signature = story_signature("Train derails", _text(STORY))
+    again = story_signature("Train derails", _text(STORY))
+    restored = StorySignature.from_json(signature.to_json())
+    assert restored == signature == again
+    assert list(restored.hashvalues) == list(signature.hashvalues)
+    assert band_keys(restored) == band_keys(signature)
+    assert len(band_keys(signature)) == STORY_BANDS
+    assert all(key.startswith(f"b{i}:") for i, key in enumerate(band_keys(signature)))
+
+
+def test_signatures_of_different_sizes_do_not_compare() -> None:
+    with pytest.raises(ValueError):
+        similarity(story_signature("a", "b c d"), story_signature("a", "b c d", num_perm=64))
+
+
+def test_lsh_parameters_catch_pairs_at_the_threshold() -> None:
+    bands, rows = lsh_params(STORY_THRESHOLD, 128)
+    assert (bands, rows) == (STORY_BANDS, STORY_ROWS)
+    assert bands * rows <= 128
+    assert 1 - (1 - STORY_THRESHOLD**rows) ** bands >= 0.95
+
+
+def test_index_finds_copies_and_not_other_stories() -> None:
+    index = StoryIndex()
+    index.add("elmford", story_signature("Train derails near Elmford", _text(STORY)))
+    index.add("marlow", story_signature("Freight train derails", _text(SAME_TOPIC)))
+    index.add("empty", story_signature("", ""))
+    found = index.find(story_signature(*_revised_copy()))
+    assert [key for key, _ in found] == ["elmford"]
+    assert found[0][1] >= STORY_THRESHOLD
+    assert len(index) == 3
+    index.remove("elmford")
+    assert index.find(story_signature(*_revised_copy())) == []
+    with pytest.raises(KeyError):
+        index.add("marlow", story_signature("x", "y"))
+
+
+def _figures(text: str) -> list[dict[str, object]]:
+    return [f.to_dict() for f in extract_figures(text)]
+
+
+def test_revised_figure_is_reported_as_revised() -> None:
+    previous = {"figures": _figures("Police said 301 people were wounded."), "terms": ["train"]}
+    current = {"figures": _figures("Police said 412 people were wounded."), "terms": ["train"]}
+    changes = story_changes(previous, current)
+    assert changes["revised_figures"] == [
+        {"category": "injured", "noun": "people", "from": 301, "to": 412}
+    ]
+    assert changes["new_figures"] == []
+    assert adds_something(changes)
+
+
+def test_subgroup_revision_pairs_with_the_subgroup() -> None:
+    previous = {
+        "figures": _figures("The blast wounded 301 people, including 20 children."),
+        "terms": [],
+    }
+    current = {
+        "figures": _figures("The blast wounded 412 people, including 35 children."),
+        "terms": [],
+    }
+    revised = story_changes(previous, current)["revised_figures"]
+    assert {(r["from"], r["to"]) for r in revised} == {(301, 412), (20, 35)}
+
+
+def test_new_figure_of_another_category_is_new() -> None:
+    previous = {"figures": _figures("Police said 301 people were wounded."), "terms": []}
+    current = {
+        "figures": _figures("Police said 301 people were wounded and 40 were arrested."),
+        "terms": [],
+    }
+    changes = story_changes(previous, current)
+    assert [(f["category"], f["value"]) for f in changes["new_figures"]] == [("arrested", 40)]
+    assert changes["revised_figures"] == []
+
+
+def test_new_term_is_detected_case_insensitively() -> None:
+    changes = story_changes(
+        {"figures": [], "terms": ["derailment", "Elmford"]},
+        {"figures": [], "terms": ["elmford", "derailment", "evacuation", "Evacuation"]},
+    )
+    assert changes["new_terms"] == ["evacuation"]
+    assert adds_something(changes)
+
+
+def test_nothing_new_adds_nothing() -> None:
+    figures = _figures("Police said 301 people were wounded and 12 were killed.")
+    changes = story_changes(
+        {"figures": figures, "terms": ["train", "crash"]},
+        {"figures": list(reversed(figures)), "terms": ["Crash"]},
+    )
+    assert changes == {"new_figures": [], "revised_figures": [], "new_terms": []}
+    assert not adds_something(changes)
+    assert not adds_something(story_changes({}, {}))
+
+
+def test_real_copies_meet_the_documented_threshold() -> None:
+    need_shared("corpora", "bbc-news", "data")
+    need_shared("corpora", "article-extraction-benchmark", "ground-truth.json")
+    from benchmarks.eval_stories import evaluate, load_all
+
+    report = evaluate(load_all(sample=5))
+    precision, recall = report.precision_recall(STORY_THRESHOLD)
+    assert len(report.scores(True)) > 500 and len(report.scores(False)) > 500
+    assert precision >= 0.95
+    assert recall >= 0.9
+    assert report.lsh_found >= 0.99 * report.lsh_verified
