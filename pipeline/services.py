@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from sqlmodel import Session, select
 
 from pipeline.errors import ConfigError, FetchError, HTTPStatusError, NotFoundError
 from pipeline.io import store
+from pipeline.io.channels import OutgoingMessage, SendResult, get_transport
 from pipeline.io.store import (
     Alert,
     Article,
@@ -33,6 +33,7 @@ from pipeline.io.store import (
 from pipeline.runtime import Runtime
 from pipeline.stages import alert as alert_stage
 from pipeline.stages.clean import clean_article, detect_language
+from pipeline.stages.delivery import classify_attempt
 from pipeline.stages.extract import extract
 from pipeline.stages.match import (
     MatchDocument,
@@ -42,7 +43,7 @@ from pipeline.stages.match import (
     match_query,
 )
 from pipeline.stages.parse import parse_feed
-from pipeline.stages.schedule import next_delivery_at, next_poll_at
+from pipeline.stages.schedule import next_poll_at
 from pipeline.stages.stories import (
     STORY_THRESHOLD,
     StorySignature,
@@ -465,71 +466,132 @@ def deliver_alert(alert_id: int, rt: Runtime) -> str:
         rule = session.get(Rule, alert.rule_id) if alert else None
         if alert is None or rule is None:
             return "missing"
-        body, webhook_id, url, secret = (
-            alert.payload,
-            alert.webhook_id,
-            rule.webhook_url,
-            rule.secret,
+        message = OutgoingMessage(
+            webhook_id=alert.webhook_id, body=alert.payload, title="", text=""
         )
+        target, secrets = rule.webhook_url, [rule.secret, *(rule.previous_secrets or [])]
+        disabled = rule.disabled_at is not None
 
-    # The signed timestamp is wall-clock time: receivers check it against their own clock.
-    headers = alert_stage.sign_headers([secret], webhook_id, body)
-    headers["user-agent"] = rt.settings.http_user_agent
-    started = time.monotonic()
-    status_code: int | None = None
-    error: str | None = None
-    retry_after: float | None = None
-    try:
-        response = rt.http.post(url, body.encode(), headers, timeout=rt.settings.webhook_timeout)
-        status_code = response.status_code
-        if not 200 <= status_code < 300:
-            error = f"receiver answered HTTP {status_code}"
-            if status_code in (429, 503):
-                from pipeline.io.http import parse_retry_after
-
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-    except FetchError as exc:
-        error = str(exc)
-    duration_ms = int((time.monotonic() - started) * 1000)
+    if disabled:
+        result = SendResult(
+            None, "the rule's webhook endpoint is disabled", None, 0, permanent=True
+        )
+    else:
+        result = get_transport("webhook").send(
+            target, secrets, message, rt.http, rt.settings.webhook_timeout
+        )
     finished = rt.now()
 
     with session_scope(rt.store_url) as session:
         alert = session.get(Alert, alert_id)
-        if alert is None:
+        rule = session.get(Rule, alert.rule_id) if alert else None
+        if alert is None or rule is None:
             return "missing"
         session.add(
             DeliveryAttempt(
                 alert_id=alert_id,
                 attempted_at=finished,
-                status_code=status_code,
-                error=error,
-                duration_ms=duration_ms,
+                status_code=result.status_code,
+                error=result.error,
+                duration_ms=result.duration_ms,
             )
         )
         alert.attempts += 1
         alert.claimed_until = None
-        if error is None:
-            alert.status = "delivered"
-            alert.delivered_at = finished
-            alert.last_error = None
+        outcome = classify_attempt(
+            finished,
+            alert.attempts,
+            result.status_code,
+            result.error,
+            result.retry_after,
+            permanent=result.permanent,
+        )
+        if outcome.status == "delivered":
+            alert.status, alert.delivered_at, alert.last_error = "delivered", finished, None
+            rule.consecutive_failures = 0
         else:
-            alert.last_error = error[:2000]
-            retry_at = (
-                None
-                if status_code == 410
-                else next_delivery_at(finished, alert.attempts, retry_after)
-            )
-            if retry_at is None:
+            alert.last_error = (outcome.error or "")[:2000]
+            if not disabled:
+                rule.consecutive_failures += 1
+            if outcome.next_attempt_at is None:
                 alert.status = "dead"
             else:
-                alert.status = "pending"
-                alert.next_attempt_at = retry_at
+                alert.status, alert.next_attempt_at = "pending", outcome.next_attempt_at
+            if outcome.disable_endpoint and rule.disabled_at is None:
+                rule.disabled_at, rule.disabled_reason = finished, outcome.error
+                log.error(
+                    "webhook endpoint disabled",
+                    extra={"rule_id": rule.id, "reason": outcome.error},
+                )
         session.add(alert)
+        session.add(rule)
         log.info(
             "delivery attempt",
-            extra={"alert_id": alert_id, "status_code": status_code, "outcome": alert.status},
+            extra={
+                "alert_id": alert_id,
+                "status_code": result.status_code,
+                "outcome": alert.status,
+            },
         )
         return alert.status
+
+
+def replay_alerts(rt: Runtime, alert_ids: list[int] | None = None) -> list[int]:
+    """Send dead-lettered (or any given) alerts again, with the same webhook-id.
+
+    The attempt count and schedule start over; the relay picks them up at its next tick.
+    """
+    now = rt.now()
+    with session_scope(rt.store_url) as session:
+        if alert_ids is None:
+            rows = session.exec(select(Alert).where(Alert.status == "dead")).all()
+        else:
+            rows = []
+            for alert_id in alert_ids:
+                alert = session.get(Alert, alert_id)
+                if alert is None:
+                    raise NotFoundError(
+                        f"no alert with id {alert_id} (see `newswatch alerts list`)"
+                    )
+                rows.append(alert)
+        for alert in rows:
+            alert.status, alert.attempts, alert.next_attempt_at = "pending", 0, now
+            alert.claimed_until = None
+            session.add(alert)
+        return [int(a.id) for a in rows]  # type: ignore[arg-type]
+
+
+def rotate_secret(rt: Runtime, ref: str, secret: str | None = None, finish: bool = False) -> Rule:
+    """Start a secret rotation (new primary, old still signed) or finish it (drop old ones)."""
+    with session_scope(rt.store_url) as session:
+        rule = store.find_rule(session, ref)
+        if rule is None:
+            raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+        if finish:
+            rule.previous_secrets = []
+        else:
+            try:
+                new = (
+                    alert_stage.validate_secret(secret) if secret else alert_stage.generate_secret()
+                )
+            except ValueError as exc:
+                raise ConfigError(f"rule {ref!r}: {exc}") from exc
+            rule.previous_secrets = [rule.secret, *(rule.previous_secrets or [])][:3]
+            rule.secret = new
+        rule.updated_at = store.utcnow()
+        session.add(rule)
+        return rule
+
+
+def enable_endpoint(rt: Runtime, ref: str) -> Rule:
+    """Switch a disabled webhook endpoint back on (after a 410, once the receiver is fixed)."""
+    with session_scope(rt.store_url) as session:
+        rule = store.find_rule(session, ref)
+        if rule is None:
+            raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+        rule.disabled_at, rule.disabled_reason, rule.consecutive_failures = None, None, 0
+        session.add(rule)
+        return rule
 
 
 def relay_due_alerts(rt: Runtime) -> list[int]:

@@ -278,6 +278,11 @@ def rules_list(
         secret = rule.secret if show_secrets else "whsec_****"
         scope = f"feed {rule.feed_id}" if rule.feed_id else "all feeds"
         state = "enabled" if rule.enabled else "disabled"
+        if rule.disabled_at is not None:
+            since = f"{rule.disabled_at:%Y-%m-%d %H:%M}"
+            state += f", endpoint DISABLED since {since} ({rule.disabled_reason})"
+        elif rule.consecutive_failures:
+            state += f", {rule.consecutive_failures} failed deliveries in a row"
         typer.echo(
             f"{rule.id}\t{rule.name}\t{rule.query}\t{rule.webhook_url}\t{scope}\t{state}\t{secret}"
         )
@@ -323,14 +328,17 @@ def rules_test(
 @alerts_app.command("list")
 def alerts_list(
     status: Annotated[str | None, typer.Option(help="pending, sending, delivered or dead.")] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Dead-lettered alerts only (same as --status dead).")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Recent alerts and their delivery state."""
+    """Recent alerts and their delivery state (dead ones show their last error)."""
     from pipeline import services
 
     _upgrade()
-    for row in services.list_alerts(_runtime(), status, limit):
+    for row in services.list_alerts(_runtime(), "dead" if failed else status, limit):
         if as_json:
             _echo_json(row)
         else:
@@ -358,6 +366,61 @@ def stories_list(
                 f"{row['id']}\t{len(row['articles'])} articles\t{len(row['alerts'])} alerts\t"
                 f"{row['title']}"
             )
+
+
+@alerts_app.command("replay")
+def alerts_replay(
+    alert_ids: Annotated[list[int] | None, typer.Argument(help="Alert ids to send again.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every dead-lettered alert.")] = False,
+    now: Annotated[
+        bool, typer.Option("--now", help="Send here and now, not via the worker.")
+    ] = False,
+) -> None:
+    """Send alerts again with the same webhook-id (receivers can drop duplicates)."""
+    from pipeline import services
+
+    if not alert_ids and not failed:
+        raise ConfigError("give alert ids, or --failed for every dead-lettered alert")
+    rt = _runtime()
+    _upgrade()
+    replayed = services.replay_alerts(rt, None if failed else list(alert_ids or []))
+    for alert_id in replayed:
+        outcome = services.deliver_alert(alert_id, rt) if now else "queued for the next relay tick"
+        typer.echo(f"alert {alert_id}: {outcome}")
+    if not replayed:
+        typer.echo("nothing to replay")
+
+
+@rules_app.command("rotate-secret")
+def rules_rotate_secret(
+    rule: str,
+    secret: Annotated[
+        str | None, typer.Option(help="The new whsec_ secret (else generated).")
+    ] = None,
+    finish: Annotated[
+        bool, typer.Option("--finish", help="End the rotation: stop signing with old secrets.")
+    ] = False,
+) -> None:
+    """Rotate a rule's signing secret: deliveries carry both signatures until --finish."""
+    from pipeline import services
+
+    _upgrade()
+    updated = services.rotate_secret(_runtime(), rule, secret, finish)
+    if finish:
+        typer.echo(f"rule {updated.name!r}: rotation finished, signing with one secret")
+    else:
+        typer.echo(f"rule {updated.name!r}: new signing secret: {updated.secret}")
+        typer.echo("deliveries are signed with the new and the old secret until --finish")
+
+
+@rules_app.command("enable-endpoint")
+def rules_enable_endpoint(rule: str) -> None:
+    """Switch a rule's webhook endpoint back on after it was disabled (HTTP 410)."""
+    from pipeline import services
+
+    _upgrade()
+    services.enable_endpoint(_runtime(), rule)
+    typer.echo(f"rule {rule!r}: webhook endpoint enabled")
 
 
 # --- extraction -------------------------------------------------------------------------
@@ -408,7 +471,10 @@ def _extract_line(line: str, number: int) -> dict[str, Any]:
             raise ValueError('a line needs "text" or "html" as a string')
     except ValueError as exc:
         return {"id": None, "line": number, "error": f"line {number}: {exc}"}
-    result = extract_document(document, url=item.get("url"))
+    try:
+        result = extract_document(document, url=item.get("url"))
+    except Exception as exc:  # one bad document must not end the batch
+        return {"id": item.get("id"), "line": number, "error": f"line {number}: {exc!r}"}
     if "text" in item and item.get("html") is None:
         result["text"] = item["text"]
     return {"id": item.get("id"), **result, "error": None}

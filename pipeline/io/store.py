@@ -125,8 +125,14 @@ class Rule(SQLModel, table=True):
     query: str = Field(sa_column=Column(Text, nullable=False))
     webhook_url: str = Field(sa_column=Column(Text, nullable=False))
     secret: str = Field(max_length=200, repr=False)
+    # Secrets still accepted during a rotation: every delivery is signed with all of them.
+    previous_secrets: list[str] = Field(default_factory=list, sa_column=Column(JSON), repr=False)
     feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL")
     enabled: bool = Field(default=True)
+    # The webhook endpoint's health: failed attempts in a row, and why it was switched off.
+    consecutive_failures: int = Field(default=0)
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

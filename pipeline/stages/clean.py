@@ -15,7 +15,11 @@ from typing import Any
 
 import trafilatura
 
-_LOOKS_LIKE_HTML = re.compile(rb"<\s*(html|head|body|article|div|p|!doctype)\b", re.IGNORECASE)
+_LOOKS_LIKE_HTML = re.compile(
+    rb"<\s*(html|head|body|article|section|main|div|p|span|h[1-6]|ul|ol|table|br|!doctype)\b",
+    re.IGNORECASE,
+)
+_HTML_LANG = re.compile(rb"<html\b[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
 _MIN_LANGUAGE_CHARS = 20
 
 
@@ -49,15 +53,22 @@ def clean_article(document: bytes | str, url: str | None = None) -> CleanedArtic
             reason=None if text else "empty document",
         )
     extracted = trafilatura.bare_extraction(
-        document, url=url, include_comments=False, with_metadata=True, include_tables=True
+        document,
+        url=url,
+        include_comments=False,
+        with_metadata=True,
+        include_tables=True,
+        # Keep the time of day: the default output format is a bare date.
+        date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z"},
     )
     if extracted is None:
         return CleanedArticle(title="", text="", reason="no article text found in the page")
     meta: dict[str, Any] = extracted.as_dict()  # type: ignore[union-attr]
-    text = _tidy(meta.get("text") or "")
-    html_language = _html_language(meta)
+    title = (meta.get("title") or "").strip()
+    text = _drop_repeated_title(_tidy(meta.get("text") or ""), title)
+    html_language = _html_language(document)
     return CleanedArticle(
-        title=(meta.get("title") or "").strip(),
+        title=title,
         text=text,
         author=meta.get("author") or None,
         published=parse_page_date(meta.get("date")),
@@ -68,11 +79,19 @@ def clean_article(document: bytes | str, url: str | None = None) -> CleanedArtic
     )
 
 
-def _html_language(meta: dict[str, Any]) -> str | None:
-    language = meta.get("language")
-    if isinstance(language, str) and language:
-        return language.split("-")[0].lower()
-    return None
+def _html_language(document: bytes | str) -> str | None:
+    """The page's declared language (<html lang>): trafilatura only reports one on request."""
+    head = document[:8192] if isinstance(document, bytes) else document[:8192].encode()
+    found = _HTML_LANG.search(head)
+    return found.group(1).decode().lower() if found else None
+
+
+def _drop_repeated_title(text: str, title: str) -> str:
+    """Drop the headline when the page repeats it as the first line of the body."""
+    first, _, rest = text.partition("\n")
+    if title and rest and " ".join(first.split()).casefold() == " ".join(title.split()).casefold():
+        return rest
+    return text
 
 
 def _tidy(text: str) -> str:

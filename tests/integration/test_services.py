@@ -190,3 +190,58 @@ def test_payload_is_stored_once_and_sent_verbatim(rt: Runtime, site: SiteServer)
         assert receiver.verified[0].webhook_id == stored.webhook_id
     finally:
         receiver.stop()
+
+
+def test_410_disables_the_endpoint_and_replay_keeps_the_webhook_id(
+    rt: Runtime, site: SiteServer
+) -> None:
+    secret = generate_secret()
+    receiver = WebhookReceiver(secret, script=[(410, {})]).start()
+    try:
+        services.add_rule(rt, "evac", "evacuation", receiver.url, secret)
+        feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        (alert_id,) = _poll_all(rt, int(feed.id))  # type: ignore[arg-type]
+        assert services.deliver_alert(alert_id, rt) == "dead"
+        (rule,) = services.list_rules(rt)
+        assert rule.disabled_at is not None and "410" in (rule.disabled_reason or "")
+        assert services.list_alerts(rt, "dead")[0]["id"] == alert_id
+
+        assert services.replay_alerts(rt) == [alert_id]
+        assert services.deliver_alert(alert_id, rt) == "dead"  # still disabled: not sent
+        assert receiver.requests == 1
+        services.enable_endpoint(rt, "evac")
+        services.replay_alerts(rt, [alert_id])
+        assert services.deliver_alert(alert_id, rt) == "delivered"
+        (delivered,) = receiver.verified
+        with session_scope(rt.store_url) as session:
+            stored = session.get(Alert, alert_id)
+            assert stored is not None and delivered.webhook_id == stored.webhook_id
+    finally:
+        receiver.stop()
+
+
+def test_secret_rotation_signs_with_both_secrets(rt: Runtime, site: SiteServer) -> None:
+    old = generate_secret()
+    services.add_rule(rt, "evac", "evacuation", "http://127.0.0.1:9/unused", old)
+    rule = services.rotate_secret(rt, "evac")
+    new = rule.secret
+    assert new != old and rule.previous_secrets == [old]
+    for secret in (old, new):  # a receiver on either secret verifies during the rotation
+        receiver = WebhookReceiver(secret).start()
+        try:
+            services.add_rule(rt, "evac", "evacuation", receiver.url, new)
+            with session_scope(rt.store_url) as session:
+                from pipeline.io.store import Rule
+
+                stored = session.exec(select(Rule)).one()
+                stored.previous_secrets = [old]
+            feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+            alert_ids = _poll_all(rt, int(feed.id))  # type: ignore[arg-type]
+            if not alert_ids:
+                alert_ids = services.replay_alerts(rt, [a["id"] for a in services.list_alerts(rt)])
+            assert services.deliver_alert(alert_ids[0], rt) == "delivered"
+            assert len(receiver.verified) == 1
+        finally:
+            receiver.stop()
+    finished = services.rotate_secret(rt, "evac", finish=True)
+    assert finished.previous_secrets == []
