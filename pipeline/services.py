@@ -738,7 +738,50 @@ def _match_document(
         topics=tuple((t["code"], t["label"]) for t in extraction["topics"]),
         places=tuple((p["name"], p.get("country")) for p in extraction["places"]),
         figures=tuple((f["category"], float(f["value"])) for f in extraction["figures"]),
+        figure_sentences=tuple(f.get("sentence", "") for f in extraction["figures"]),
     )
+
+
+def backtest_rule(
+    rt: Runtime, ref: str, since: timedelta, progress: Any = None
+) -> list[dict[str, Any]]:
+    """What a saved rule would have fired on among the articles stored in the period."""
+    with session_scope(rt.store_url) as session:
+        rule = store.find_rule(session, ref)
+        if rule is None:
+            raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+        query = compile_query(rule.query)
+        ids = list(
+            session.exec(
+                select(Article.id)
+                .where(Article.processed_at != None, Article.created_at >= rt.now() - since)  # noqa: E711
+                .order_by(Article.id)  # type: ignore[arg-type]
+            ).all()
+        )
+    fired = []
+    for article_id in ids:
+        with session_scope(rt.store_url) as session:
+            article = session.get(Article, article_id)
+            if article is None:
+                continue
+            links = store.article_feeds(session, int(article_id))  # type: ignore[arg-type]
+            feeds = tuple(value for f in links for value in (f.name, f.url) if value)
+            extraction = article.extraction or {"figures": [], "topics": [], "places": []}
+            document = _match_document(article.title, article.text or "", feeds, extraction)
+            title, url = article.title, article.canonical_url
+        result = match_query(query, document)
+        if result.matched:
+            fired.append(
+                {
+                    "article_id": article_id,
+                    "title": title,
+                    "url": url,
+                    "hits": [hit.to_dict() for hit in result.hits],
+                }
+            )
+        if progress is not None:
+            progress(1)
+    return fired
 
 
 def list_stories(rt: Runtime, limit: int = 50) -> list[dict[str, Any]]:

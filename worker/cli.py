@@ -322,6 +322,54 @@ def rules_test(
         raise typer.Exit(1)
 
 
+@rules_app.command("backtest")
+def rules_backtest(
+    rule: str,
+    since: Annotated[str, typer.Option(help="Period to look back: 30m, 12h, 7d, 2w.")] = "7d",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run a saved rule over stored articles and show what would have fired."""
+    from pipeline import services
+
+    rt = _runtime()
+    _upgrade()
+    period = _parse_period(since)
+    with typer.progressbar(
+        length=_count_articles(rt, period), label="matching", file=sys.stderr
+    ) as bar:
+        fired = services.backtest_rule(rt, rule, period, progress=bar.update)
+    for row in fired:
+        if as_json:
+            _echo_json(row)
+        else:
+            sentence = row["hits"][0]["sentence"] if row["hits"] else ""
+            typer.echo(f"{row['article_id']}\t{row['title']}\n    \u201c{sentence}\u201d")
+    typer.echo(f"{len(fired)} articles would have fired in the last {since}", err=True)
+
+
+def _parse_period(text: str) -> Any:
+    from datetime import timedelta
+
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit():
+        raise ConfigError(f"invalid period {text!r}: use a number and m, h, d or w (e.g. 7d)")
+    return timedelta(**{units[unit]: int(number)})
+
+
+def _count_articles(rt: Any, period: Any) -> int:
+    from sqlmodel import func, select
+
+    from pipeline.io.store import Article, session_scope
+
+    with session_scope(rt.store_url) as session:
+        query = select(func.count(Article.id)).where(  # type: ignore[arg-type]
+            Article.processed_at != None,  # noqa: E711
+            Article.created_at >= rt.now() - period,
+        )
+        return int(session.exec(query).one())
+
+
 # --- alerts -----------------------------------------------------------------------------
 
 

@@ -245,3 +245,18 @@ def test_secret_rotation_signs_with_both_secrets(rt: Runtime, site: SiteServer) 
             receiver.stop()
     finished = services.rotate_secret(rt, "evac", finish=True)
     assert finished.previous_secrets == []
+
+
+def test_backtest_shows_what_a_rule_would_have_fired_on(
+    rt: Runtime, site: SiteServer, clock: Clock
+) -> None:
+    feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    assert _poll_all(rt, int(feed.id)) == []  # type: ignore[arg-type]
+    services.add_rule(rt, "evac", "evacuat* AND feed:alpha", "http://127.0.0.1:9/x")
+    ticks: list[int] = []
+    fired = services.backtest_rule(rt, "evac", timedelta(days=7), progress=ticks.append)
+    assert [row["url"].rsplit("/", 1)[1] for row in fired] == ["port-evacuation.html"]
+    assert fired[0]["hits"][0]["sentence"]
+    assert len(ticks) == 3
+    clock.advance(days=2)
+    assert services.backtest_rule(rt, "evac", timedelta(days=1)) == []
