@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from pipeline.io.http import HttpClient, HttpLimits
 from pipeline.io.store import utcnow
@@ -28,6 +29,20 @@ class Runtime:
 
     def now(self) -> datetime:
         return self.clock()
+
+
+class OffsetClock:
+    """Wall-clock time plus the seconds written in a file (drills and end-to-end tests)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self) -> datetime:
+        try:
+            offset = float(self.path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            offset = 0.0
+        return utcnow() + timedelta(seconds=offset)
 
 
 def http_client_for(settings: Settings) -> HttpClient:
@@ -49,7 +64,9 @@ def get_runtime() -> Runtime:
     global _runtime
     if _runtime is None or _runtime[0] != os.getpid():
         settings = get_settings()
-        _runtime = (os.getpid(), Runtime(settings=settings, http=http_client_for(settings)))
+        clock = OffsetClock(settings.clock_offset_file) if settings.clock_offset_file else utcnow
+        runtime = Runtime(settings=settings, http=http_client_for(settings), clock=clock)
+        _runtime = (os.getpid(), runtime)
     return _runtime[1]
 
 

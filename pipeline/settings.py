@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     task_time_limit: int = Field(180, ge=10, description="Celery hard time limit, seconds.")
     worker_concurrency: int = Field(2, ge=1, description="Worker processes for `newswatch run`.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    clock_offset_file: Path | None = Field(
+        None,
+        description="For drills and tests only: a file holding seconds to add to the clock, "
+        "so retry schedules and polling can be run through without waiting.",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -94,6 +94,9 @@ class SiteServer(_Base):
         return self
 
 
+HANG = -1  # a scripted "response" that never answers
+
+
 @dataclass
 class ReceivedAlert:
     webhook_id: str
@@ -135,6 +138,10 @@ class WebhookReceiver(_Base):
                     )
                 if scripted is not None:
                     status, extra = scripted
+                    if status == HANG:
+                        # Say nothing for longer than any sane client timeout.
+                        time.sleep(float(extra.get("seconds", "30")))
+                        return
                     self.send_response(status)
                     for name, value in extra.items():
                         self.send_header(name, value)
