@@ -7,6 +7,7 @@ import csv
 import pycountry
 import pytest
 
+from pipeline.stages.extract.gazetteer import english_forms, english_name
 from pipeline.stages.extract.places import Place, PlacesResult, extract_places, load_gazetteer
 from tests.conftest import need_shared
 
@@ -234,3 +235,128 @@ def test_bigger_namesake_wins_unless_apposed() -> None:
     assert by_name(extract_places("The US film was shot in Paris."), "Paris").country == "FR"
     result = extract_places("The film was shot in Paris, Texas.")
     assert by_name(result, "Paris").country == "US"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "iso"),
+    [
+        ("Fighting displaced thousands in North Kivu.", "North Kivu", "CD"),
+        ("Floods hit Sistan and Baluchestan province.", "Sistan and Baluchistan", "IR"),
+        ("Troops entered Salah al-Din governorate.", "Salah ad Din", "IQ"),
+        ("Shelling continued in Daraa governorate.", "Dar'a", "SY"),
+        ("Landslides struck West Java on Monday.", "West Java", "ID"),
+        ("Snow closed roads in Bavaria.", "Bavaria", "DE"),
+        ("Officials in Gyeonggi province met.", "Gyeonggi", "KR"),
+        ("Fighting spread to Kasaï-Oriental.", "Kasai Oriental", "CD"),
+    ],
+)
+def test_english_spellings_of_local_region_names(text: str, name: str, iso: str) -> None:
+    place = by_name(extract_places(text), name)
+    assert (place.kind, place.country) == ("region", iso)
+
+
+@pytest.mark.parametrize(
+    ("name", "forms"),
+    [
+        ("Nord-Kivu", {"North Kivu", "Nord Kivu"}),
+        ("Sulawesi Utara", {"North Sulawesi"}),
+        ("Khorasan-e Jonubi", {"South Khorasan"}),
+        ("Sistan va Baluchestan", {"Sistan and Baluchestan"}),
+        ("Salah ad Din", {"Salah al-Din", "Salah al Din"}),
+        ("Dar'a", {"Daraa", "Dara"}),
+        ("Al Anbar", {"Anbar", "Al-Anbar"}),
+    ],
+)
+def test_english_forms_are_generated_by_rule(name: str, forms: set[str]) -> None:
+    assert forms <= english_forms(name)
+
+
+def test_display_names_are_english_but_keep_established_forms() -> None:
+    assert english_name("Nord-Kivu") == "North Kivu"
+    assert english_name("Jawa Timur") == "East Java"
+    assert english_name("Haut-Katanga") == "Haut-Katanga"
+    assert english_name("Matabeleland North") == "Matabeleland North"
+    assert english_name("Far North") == "Far North"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "iso"),
+    [
+        ("Thousands were displaced on Java island.", "Java", "ID"),
+        ("Flooding hit Tahiti overnight.", "Tahiti", "PF"),
+        ("Clashes continued in Mindanao.", "Mindanao", "PH"),
+        ("Violence spread across Darfur.", "Darfur", "SD"),
+    ],
+)
+def test_islands_and_named_regions(text: str, name: str, iso: str) -> None:
+    assert by_name(extract_places(text), name).country == iso
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Developers rewrote the app in Java.",
+        "Sales rose in the North West and the South East.",
+        "Porsche may hybridise its Cayenne SUV.",
+    ],
+)
+def test_words_that_only_look_like_places(text: str) -> None:
+    assert extract_places(text).places == []
+
+
+def test_misdecoded_apostrophe_ends_the_name() -> None:
+    assert extract_places("Afghanistan\u00e2\u20ac\u2122s provinces were hit.").country == "AF"
+    assert extract_places("Somalia\u0160\u2014\u00c8s IDPs need help.").country == "SO"
+
+
+def test_accented_letters_still_continue_a_word() -> None:
+    # "Jos" is a Nigerian city: it must not fire inside "José".
+    assert extract_places("José Ramos arrived late.").places == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "iso"),
+    [
+        ("ALEPPO, Syria \u2014 Shelling resumed overnight.", "Aleppo", "SY"),
+        ("PORT-AU-PRINCE (Reuters) - Aid arrived on Monday.", "Port-au-Prince", "HT"),
+    ],
+)
+def test_upper_case_datelines(text: str, name: str, iso: str) -> None:
+    place = by_name(extract_places(text), name)
+    assert (place.kind, place.country) == ("city", iso)
+
+
+def test_upper_case_words_elsewhere_are_not_datelines() -> None:
+    assert extract_places("The NICE guidance, published today, was clear.").places == []
+
+
+def test_a_locative_covers_a_whole_list() -> None:
+    # Laukkai is small: "in" before the list vouches for it, a bare list does not.
+    assert "Laukkai" in names(extract_places("Hundreds gathered in Hsenwi, Namtu and Laukkai."))
+    assert extract_places("Hundreds remembered Hsenwi, Namtu and Laukkai.").places == []
+
+
+def test_a_town_and_its_county_are_not_a_list() -> None:
+    assert names(extract_places("She was born in Runcorn, Cheshire.")) == ["Runcorn"]
+
+
+def test_a_surname_after_a_first_name_is_a_person() -> None:
+    assert extract_places("Brittany Murphy starred in the film.").places == []
+
+
+def test_the_capital_comma_name_is_a_city_cue() -> None:
+    assert by_name(extract_places("Thousands fled the capital, Banjul, on Friday."), "Banjul")
+
+
+def test_a_city_named_like_its_region_is_evidence_for_small_towns() -> None:
+    result = extract_places("Families fled Aleppo for Dayr Hafir.")
+    assert {p.country for p in result.places} == {"SY"} and len(result.places) == 2
+
+
+def test_plural_region_word_is_not_a_surname() -> None:
+    assert "Luodian" in names(extract_places("Floods hit Wuxi and Luodian Counties."))
+
+
+def test_a_big_capital_beats_a_namesake_town_when_both_countries_are_named() -> None:
+    text = "Greek fans cheered as US sprinters won in Athens. The US team celebrated."
+    assert by_name(extract_places(text), "Athens").country == "GR"

@@ -12,11 +12,15 @@ is cheap context logic over the matches:
 * Ambiguous names are resolved per mention by prior (country > region > city by population)
   plus document evidence: countries named elsewhere in the article, and their neighbours.
 * Names that are also common English words ("Nice", "Reading") and small towns need their
-  country to be named elsewhere in the article before they count.
+  country to be named elsewhere in the article, or a locative ("in Laukkai", also for a whole
+  list "in Hsenwi, Namtu and Laukkai"), before they count.
+* Text is matched accent-folded and mis-decoded punctuation ends a word ("Somaliaâ€™s");
+  upper-case dateline names ("ALEPPO, Syria -") are looked up in title case.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from pipeline.stages.extract.gazetteer import (
     Candidate,
     Gazetteer,
     city_prior,
+    fold_in_place,
     load_gazetteer,
     words,
 )
@@ -43,6 +48,8 @@ REGION_PRIOR = 2.8
 # A city named like its own region ("Idlib") is preferred: it is more specific and has a point.
 SAME_NAME_CITY_BONUS = 0.6
 ALTERNATE_PENALTY = 0.3
+# A national capital is better known than a namesake of its size (Athens, Greece vs Georgia).
+CAPITAL_BONUS = 0.8
 NEIGHBOUR_BONUS = 0.8
 KIND_CUE_BONUS = 1.5
 APPOSITION_BONUS = 3.0
@@ -76,17 +83,33 @@ LOCATIVES = frozenset(
 REGION_CUES = frozenset(
     words(
         """
-        province provinces state states governorate region district county prefecture
-        department oblast territory
+        province provinces state states governorate governorates region regions district
+        districts county counties prefecture prefectures department departments oblast
+        territory territories island islands atoll archipelago peninsula
         """
     )
 )
-CITY_CUES = frozenset({"city", "town", "village", "capital"})
+CITY_CUES = frozenset(words("city town village capital cities towns villages"))
+# Conjunctions that continue a list of places: "in Kalemie, Moni and Kalunga".
+LIST_JOINERS = frozenset({"and", "or", "&"})
 _PRONOUNS = re.compile(r"\b(?:he|she|his|her|him)\b", re.IGNORECASE)
-_WORD_BEFORE = re.compile(r"([A-Za-z][\w.'\-]*)(\s+)$")
+# A whole word: "Es" glued to mis-decoded bytes ("ChinaS—Es") is not a name.
+_WORD_BEFORE = re.compile(r"(?:^|(?<=[\s\"'(\[]))([A-Za-z][\w.'\-]*)(\s+)$")
 _OF_CUE = re.compile(r"\b([A-Za-z]+)\s+of\s+$")
+_APPOSED_CUE = re.compile(r"\b(capital|city|town|village),\s+$")
 _WORD_AFTER = re.compile(r"^(\s+)([A-Za-z][\w'\-]*)")
 _SENTENCE_OPENERS = "\"'\u201c\u2018([-*\u2022"
+# A list of capitalised names after a locative, up to the mention: "in Budi, Ikotos and ".
+_LIST_AFTER_LOCATIVE = re.compile(
+    r"\b(?:in|into|near|across|throughout)\s+"
+    r"(?:[A-Z][\w'\-]*(?:\s[A-Z][\w'\-]*)*(?:,\s+|,?\s+(?:and|or)\s+))+$"
+)
+# Upper-case place names opening a dateline: "ALEPPO, Syria -", "PORT-AU-PRINCE (Reuters) -".
+_DATELINE = re.compile(
+    r"(?m)^[ \t]*([A-Z][A-Z'.]*(?:[ \-][A-Z][A-Z'.]*){0,3})(?=,\s|\s*\(|\s+[-\u2013\u2014]\s)"
+)
+_NAME_PARTICLES = frozenset(words("al el de del da do du des la le les au aux of the and on upon"))
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u2010": "-", "\u2011": "-"})
 
 
@@ -134,14 +157,21 @@ class _Mention:
     apposed: frozenset[str] = frozenset()  # countries of "<here>, Texas" / "<here>, Lebanon"
     sentence_initial: bool = False
     person: bool = False
+    in_list: bool = False  # one of several names after a locative: "in Kalemie, Moni and Kalunga"
+
+    @property
+    def locative(self) -> bool:
+        return self.in_list or self.prev_word.lower() in LOCATIVES
 
 
 def extract_places(text: str, title: str = "", gazetteer: Gazetteer | None = None) -> PlacesResult:
     """Places named in ``title`` and ``text``, most mentioned first, and the main country."""
     gaz = gazetteer or load_gazetteer()
-    body = (title + "\n\n" + text if title else text).translate(_NORMALISE)
+    # Folding accents lets "Kasaï" and "Bogotá" match however the gazetteer spells them.
+    written = (title + "\n\n" + text if title else text).translate(_NORMALISE)
+    body = fold_in_place(written)
     title_end = len(title)
-    mentions = _find_mentions(body, gaz)
+    mentions = _find_mentions(body, gaz, written)
     if not mentions:
         return PlacesResult([], None)
     sentences = split_sentences(body)
@@ -149,7 +179,8 @@ def extract_places(text: str, title: str = "", gazetteer: Gazetteer | None = Non
     ends = {m.end for m in mentions}
     for mention in mentions:
         _annotate(mention, body, sentences, by_start, ends)
-    _mark_people(mentions, sentences, gaz.capitals)
+    _mark_lists(mentions, body)
+    _mark_people(mentions, sentences, gaz.capitals, body)
 
     evidence = _evidence(mentions)
     resolved: list[tuple[_Mention, Candidate]] = []
@@ -162,18 +193,19 @@ def extract_places(text: str, title: str = "", gazetteer: Gazetteer | None = Non
     return PlacesResult(_places(resolved, gaz), _main_country(resolved, title_end))
 
 
-def _find_mentions(body: str, gaz: Gazetteer) -> list[_Mention]:
+def _find_mentions(body: str, gaz: Gazetteer, written: str) -> list[_Mention]:
     """Leftmost-longest matches that sit on word boundaries."""
     found: list[tuple[int, int, str, tuple[Candidate, ...]]] = []
-    size = len(body)
     for end_index, (surface, candidates) in gaz.automaton.iter(body):
         end = end_index + 1
         start = end - len(surface)
-        if start > 0 and body[start - 1].isalnum():
+        if _glued(written, start - 1, backwards=True) or _glued(written, end, backwards=False):
             continue
-        if end < size and body[end].isalnum():
-            continue
+        if written[start:end] != surface:
+            # Written with its accents ("Bogotá"): the exact spelling is better evidence.
+            candidates = gaz.lookup(written[start:end]) or candidates
         found.append((start, end, surface, candidates))
+    found.extend(_dateline_mentions(body, gaz))
     found.sort(key=lambda item: (item[0], -item[1]))
     mentions: list[_Mention] = []
     last_end = -1
@@ -182,6 +214,50 @@ def _find_mentions(body: str, gaz: Gazetteer) -> list[_Mention]:
             mentions.append(_Mention(start, end, surface, candidates))
             last_end = end
     return mentions
+
+
+def _glued(body: str, index: int, backwards: bool) -> bool:
+    """Does the character at ``index`` continue the word a match ends or starts at?
+
+    Mis-decoded punctuation ("Somaliaâ€™s", "AfghanistanŠ—Ès") is not part of the word: a run
+    of non-ASCII characters only continues it when it is all lower-case letters ("José").
+    """
+    if index < 0 or index >= len(body) or not body[index].isalnum():
+        return False
+    if body[index].isascii():
+        return True
+    if backwards:
+        start = index
+        while start > 0 and not body[start - 1].isascii():
+            start -= 1
+        run = body[start : index + 1]
+    else:
+        match = _NON_ASCII_RUN.match(body, index)
+        run = match.group() if match else body[index]
+    return all(ch.isalpha() and ch.islower() for ch in run)
+
+
+def _dateline_mentions(
+    body: str, gaz: Gazetteer
+) -> list[tuple[int, int, str, tuple[Candidate, ...]]]:
+    """Upper-case names opening a line: "ALEPPO, Syria -" reads as "Aleppo"."""
+    out: list[tuple[int, int, str, tuple[Candidate, ...]]] = []
+    for match in _DATELINE.finditer(body):
+        raw = match.group(1)
+        plain = re.sub(r"[A-Za-z]+", lambda word: word.group().capitalize(), raw.lower())
+        particled = re.sub(
+            r"(?<=[ \-])[A-Za-z]+",
+            lambda word: (
+                word.group().lower() if word.group().lower() in _NAME_PARTICLES else word.group()
+            ),
+            plain,
+        )
+        for surface in (plain, particled):
+            candidates = gaz.lookup(surface)
+            if candidates:
+                out.append((match.start(1), match.end(1), surface, candidates))
+                break
+    return out
 
 
 def _annotate(
@@ -206,12 +282,32 @@ def _annotate(
     if body.startswith(", ", mention.end) and mention.end + 2 in by_start:
         mention.apposed = _areas(by_start[mention.end + 2])
     of_cue = _OF_CUE.search(body, max(0, mention.start - 30), mention.start)
+    if of_cue is None:  # "the capital, Banjul"
+        of_cue = _APPOSED_CUE.search(body, max(0, mention.start - 30), mention.start)
     if of_cue is not None:
         mention.of_cue = of_cue.group(1).lower()
     sentence = sentence_at(sentences, mention.start)
     if sentence is not None:
         lead = body[sentence.start : mention.start].strip(_SENTENCE_OPENERS + " ")
         mention.sentence_initial = not lead
+
+
+def _mark_lists(mentions: list[_Mention], body: str) -> None:
+    """A locative before a list "A, B and C" covers every name in it.
+
+    Only a list closed by "and"/"or" counts: "in Runcorn, Cheshire" is a town and its county.
+    """
+    for index, mention in enumerate(mentions):
+        if mention.prev_word.lower() not in LIST_JOINERS:
+            continue
+        offset = max(0, mention.start - 160)
+        found = _LIST_AFTER_LOCATIVE.search(body, offset, mention.start)
+        if found is None:
+            continue
+        for item in reversed(mentions[: index + 1]):
+            if item.start < found.start():
+                break
+            item.in_list = True
 
 
 def _areas(mention: _Mention) -> frozenset[str]:
@@ -238,7 +334,7 @@ def _is_name_word(word: str, following: bool = False) -> bool:
 
 
 def _mark_people(
-    mentions: list[_Mention], sentences: list[Sentence], capitals: frozenset[str]
+    mentions: list[_Mention], sentences: list[Sentence], capitals: frozenset[str], body: str
 ) -> None:
     person_names: set[str] = set()
     for mention in mentions:
@@ -250,6 +346,15 @@ def _mark_people(
     # One sense per discourse: a name used for a person needs "in <name>" to be a place.
     for mention in mentions:
         if mention.surface in person_names and mention.prev_word.lower() not in STRONG_LOCATIVES:
+            mention.person = True
+    # "Brittany Murphy": the surname of a first name read as a person is a person too.
+    for before, mention in itertools.pairwise(mentions):
+        if (
+            before.person
+            and body[before.end : mention.start] == " "
+            and not all(c.weak for c in before.candidates)
+            and _is_name_word(mention.surface)
+        ):
             mention.person = True
 
 
@@ -296,10 +401,12 @@ def _evidence(mentions: list[_Mention]) -> dict[str, float]:
 
 
 def _is_doubtful(candidates: tuple[Candidate, ...]) -> bool:
+    """A small or alternately spelled town (a same-name region is no doubt)."""
     return any(
         c.population < SMALL_CITY_POPULATION
         or (c.alternate and c.population < ALTERNATE_TRUSTED_POPULATION)
         for c in candidates
+        if c.kind == "city"
     )
 
 
@@ -331,6 +438,8 @@ def _resolve(mention: _Mention, evidence: dict[str, float], gaz: Gazetteer) -> C
             score += SAME_NAME_CITY_BONUS
         if candidate.country in mention.apposed:
             score += APPOSITION_BONUS
+        if _is_big_capital(candidate, gaz):
+            score += CAPITAL_BONUS
         weight = evidence.get(candidate.country or "", 0.0)
         # Context never lifts a town over a namesake ten times its size (Paris, Texas).
         if candidate.kind == "city" and candidate.population * 10 < biggest:
@@ -345,6 +454,15 @@ def _resolve(mention: _Mention, evidence: dict[str, float], gaz: Gazetteer) -> C
     if best is None or not _supported(best, mention, evidence):
         return None
     return best
+
+
+def _is_big_capital(candidate: Candidate, gaz: Gazetteer) -> bool:
+    return (
+        candidate.kind == "city"
+        and not candidate.alternate
+        and candidate.population >= SMALL_CITY_POPULATION
+        and (candidate.country, candidate.name) in gaz.capital_cities
+    )
 
 
 def _cue_bonus(candidate: Candidate, mention: _Mention) -> float:
@@ -372,7 +490,7 @@ def _supported(candidate: Candidate, mention: _Mention, evidence: dict[str, floa
     if candidate.country in mention.apposed:
         return True
     in_context = (candidate.country or "") in evidence
-    locative = mention.prev_word.lower() in LOCATIVES
+    locative = mention.locative if not candidate.weak else mention.prev_word.lower() in LOCATIVES
     if candidate.weak:
         # "Unity state", "Rivers State": the administrative word vouches for the name.
         if candidate.kind == "region" and _cue_bonus(candidate, mention) >= KIND_CUE_BONUS:
