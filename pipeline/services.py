@@ -564,9 +564,7 @@ def replay_alerts(rt: Runtime, alert_ids: list[int] | None = None) -> list[int]:
 def rotate_secret(rt: Runtime, ref: str, secret: str | None = None, finish: bool = False) -> Rule:
     """Start a secret rotation (new primary, old still signed) or finish it (drop old ones)."""
     with session_scope(rt.store_url) as session:
-        rule = store.find_rule(session, ref)
-        if rule is None:
-            raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+        rule = _rule(session, ref)
         if finish:
             rule.previous_secrets = []
         else:
@@ -586,9 +584,7 @@ def rotate_secret(rt: Runtime, ref: str, secret: str | None = None, finish: bool
 def enable_endpoint(rt: Runtime, ref: str) -> Rule:
     """Switch a disabled webhook endpoint back on (after a 410, once the receiver is fixed)."""
     with session_scope(rt.store_url) as session:
-        rule = store.find_rule(session, ref)
-        if rule is None:
-            raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+        rule = _rule(session, ref)
         rule.disabled_at, rule.disabled_reason, rule.consecutive_failures = None, None, 0
         session.add(rule)
         return rule
@@ -601,6 +597,22 @@ def relay_due_alerts(rt: Runtime) -> list[int]:
 
 
 # --- catalogue: feeds and rules ---------------------------------------------------------
+
+
+def _rule(session: Session, ref: str) -> Rule:
+    rule = store.find_rule(session, ref)
+    if rule is None:
+        raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+    return rule
+
+
+def _feed(session: Session, ref: str) -> Feed:
+    feed = store.find_feed(session, ref)
+    if feed is None:
+        raise NotFoundError(
+            f"no feed {ref!r} (give its id, URL or name; see `newswatch feeds list`)"
+        )
+    return feed
 
 
 def add_feed(rt: Runtime, url: str, name: str = "", interval: int | None = None) -> Feed:
@@ -616,22 +628,14 @@ def list_feeds(rt: Runtime) -> list[Feed]:
 
 def remove_feed(rt: Runtime, ref: str) -> Feed:
     with session_scope(rt.store_url) as session:
-        feed = store.find_feed(session, ref)
-        if feed is None:
-            raise NotFoundError(
-                f"no feed {ref!r} (give its id, URL or name; see `newswatch feeds list`)"
-            )
+        feed = _feed(session, ref)
         session.delete(feed)
         return feed
 
 
 def resolve_feed(rt: Runtime, ref: str) -> Feed:
     with session_scope(rt.store_url) as session:
-        feed = store.find_feed(session, ref)
-        if feed is None:
-            raise NotFoundError(
-                f"no feed {ref!r} (give its id, URL or name; see `newswatch feeds list`)"
-            )
+        feed = _feed(session, ref)
         return feed
 
 
@@ -682,9 +686,7 @@ def list_rules(rt: Runtime) -> list[Rule]:
 
 def remove_rule(rt: Runtime, ref: str) -> Rule:
     with session_scope(rt.store_url) as session:
-        rule = store.find_rule(session, ref)
-        if rule is None:
-            raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+        rule = _rule(session, ref)
         session.delete(rule)
         return rule
 
@@ -747,9 +749,7 @@ def backtest_rule(
 ) -> list[dict[str, Any]]:
     """What a saved rule would have fired on among the articles stored in the period."""
     with session_scope(rt.store_url) as session:
-        rule = store.find_rule(session, ref)
-        if rule is None:
-            raise NotFoundError(f"no rule {ref!r} (see `newswatch rules list`)")
+        rule = _rule(session, ref)
         query = compile_query(rule.query)
         ids = list(
             session.exec(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipeline.stages.extract.figures import FIGURE_CATEGORIES
 from pipeline.stages.schedule import DELIVERY_RETRY_DELAYS, next_delivery_at
 
 DELIVERED = "delivered"
@@ -39,21 +40,9 @@ _FIGURES_PER_ALERT = 3
 _DIGEST_ITEMS = 50
 _SENTENCE_CHARS = 300
 
-# Casualty-like figures matter most to a reader, then counts, then money and percentages.
-_FIGURE_PRIORITY = (
-    "killed",
-    "injured",
-    "missing",
-    "kidnapped",
-    "arrested",
-    "evacuated",
-    "displaced",
-    "affected",
-    "people",
-    "count",
-    "money",
-    "percent",
-)
+# Casualty-like figures matter most to a reader, then counts, then money and percentages
+# (the category order of the extraction contract is that order).
+_FIGURE_PRIORITY = FIGURE_CATEGORIES
 
 
 @dataclass(frozen=True)
