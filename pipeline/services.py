@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pipeline.errors import ConfigError, FetchError, HTTPStatusError, NotFoundError
 from pipeline.io import store
@@ -441,7 +441,7 @@ def _matcher(rt: Runtime) -> tuple[RuleMatcher[int], dict[int, dict[str, Any]]]:
     compiled = []
     for rule_id, rule in rules.items():
         try:
-            compiled.append((rule_id, compile_query(rule["query"])))
+            compiled.append((rule_id, compile_query(str(rule["query"]))))
         except QueryError as exc:  # rules are validated when saved; never fail at match time
             log.error("skipping invalid rule", extra={"rule_id": rule_id, "error": str(exc)})
     matcher: RuleMatcher[int] = RuleMatcher(compiled)
@@ -623,7 +623,7 @@ def add_feed(rt: Runtime, url: str, name: str = "", interval: int | None = None)
 
 def list_feeds(rt: Runtime) -> list[Feed]:
     with session_scope(rt.store_url) as session:
-        return list(session.exec(select(Feed).order_by(Feed.id)).all())
+        return list(session.exec(select(Feed).order_by(col(Feed.id))).all())
 
 
 def remove_feed(rt: Runtime, ref: str) -> Feed:
@@ -681,7 +681,7 @@ def add_rule(
 
 def list_rules(rt: Runtime) -> list[Rule]:
     with session_scope(rt.store_url) as session:
-        return list(session.exec(select(Rule).order_by(Rule.id)).all())
+        return list(session.exec(select(Rule).order_by(col(Rule.id))).all())
 
 
 def remove_rule(rt: Runtime, ref: str) -> Rule:

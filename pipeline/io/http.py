@@ -96,7 +96,7 @@ class DestinationGuard:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise TransportError(f"cannot resolve {host}: {exc.strerror or exc}") from exc
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
         if not addresses:
             raise TransportError(f"cannot resolve {host}: no addresses")
         for address in addresses:
@@ -138,7 +138,7 @@ class _GuardedBackend(httpcore.SyncBackend):
 def guarded_transport(guard: DestinationGuard) -> httpx.BaseTransport:
     transport = httpx.HTTPTransport(retries=0)
     # httpx exposes no hook for the network backend, so the pool is rebuilt with ours.
-    transport._pool = httpcore.ConnectionPool(  # type: ignore[attr-defined]
+    transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(),
         max_connections=20,
         network_backend=_GuardedBackend(guard),

@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event, func,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -290,7 +290,7 @@ def claim_due_feeds(session: Session, now: datetime, lease: timedelta, limit: in
     candidates = session.exec(
         select(Feed.id, Feed.next_poll_at)
         .where(Feed.enabled == True, Feed.next_poll_at <= now)  # noqa: E712
-        .order_by(Feed.next_poll_at)
+        .order_by(col(Feed.next_poll_at))
         .limit(limit)
     ).all()
     claimed: list[int] = []
@@ -351,7 +351,7 @@ def article_feeds(session: Session, article_id: int) -> list[Feed]:
             select(Feed)
             .join(FeedArticle, FeedArticle.feed_id == Feed.id)  # type: ignore[arg-type]
             .where(FeedArticle.article_id == article_id)
-            .order_by(Feed.id)
+            .order_by(col(Feed.id))
         ).all()
     )
 
@@ -369,7 +369,8 @@ def story_candidates(session: Session, keys: Sequence[str]) -> list[Story]:
     if not keys:
         return []
     story_ids = select(StoryBand.story_id).where(StoryBand.band_key.in_(list(keys)))  # type: ignore[attr-defined]
-    return list(session.exec(select(Story).where(Story.id.in_(story_ids)).order_by(Story.id)).all())  # type: ignore[union-attr]
+    query = select(Story).where(col(Story.id).in_(story_ids)).order_by(col(Story.id))
+    return list(session.exec(query).all())
 
 
 def create_story(session: Session, title: str, signature: str, keys: Sequence[str]) -> Story:
@@ -385,12 +386,13 @@ def create_story(session: Session, title: str, signature: str, keys: Sequence[st
 
 
 def enabled_rules(session: Session) -> list[Rule]:
-    return list(session.exec(select(Rule).where(Rule.enabled == True).order_by(Rule.id)).all())  # noqa: E712
+    query = select(Rule).where(col(Rule.enabled).is_(True)).order_by(col(Rule.id))
+    return list(session.exec(query).all())
 
 
 def rules_version(session: Session) -> tuple[int, str]:
     """Changes whenever a rule is added, removed or edited (the matcher cache key)."""
-    count, latest = session.exec(select(func.count(Rule.id), func.max(Rule.updated_at))).one()
+    count, latest = session.exec(select(func.count(col(Rule.id)), func.max(Rule.updated_at))).one()
     return int(count), str(latest)
 
 
@@ -421,13 +423,13 @@ def due_alert_ids(session: Session, now: datetime, limit: int) -> list[int]:
     """Alerts the relay should (re)enqueue; sending claims whose lease ran out are reopened."""
     session.execute(
         update(Alert)
-        .where(Alert.status == "sending", Alert.claimed_until < now)  # type: ignore[arg-type]
+        .where(col(Alert.status) == "sending", col(Alert.claimed_until) < now)
         .values(status="pending", claimed_until=None)
     )
     rows = session.exec(
         select(Alert.id)
         .where(Alert.status == "pending", Alert.next_attempt_at <= now)
-        .order_by(Alert.next_attempt_at)
+        .order_by(col(Alert.next_attempt_at))
         .limit(limit)
     ).all()
     return [int(r) for r in rows if r is not None]
