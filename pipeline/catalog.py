@@ -35,6 +35,8 @@ class RuleSpec(BaseModel):
     secret: str | None = None
     feed: str | None = None
     enabled: bool = True
+    mode: str = "immediate"
+    notify: list[str] = Field(default_factory=list)
 
 
 def expand_env(text: str) -> str:

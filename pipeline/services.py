@@ -9,6 +9,7 @@ of follow-up work, which the caller enqueues only after the commit.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -19,12 +20,13 @@ from sqlmodel import Session, col, select
 
 from pipeline.errors import ConfigError, FetchError, HTTPStatusError, NotFoundError
 from pipeline.io import store
-from pipeline.io.channels import OutgoingMessage, SendResult, get_transport
+from pipeline.io.channels import OutgoingMessage, SendResult, get_transport, validate_target
 from pipeline.io.store import (
     Alert,
     Article,
     DeliveryAttempt,
     Feed,
+    Notification,
     Rule,
     Story,
     StoryAlert,
@@ -33,7 +35,14 @@ from pipeline.io.store import (
 from pipeline.runtime import Runtime
 from pipeline.stages import alert as alert_stage
 from pipeline.stages.clean import clean_article, detect_language
-from pipeline.stages.delivery import classify_attempt
+from pipeline.stages.delivery import (
+    DIGEST_MODES,
+    alert_text,
+    build_digest,
+    classify_attempt,
+    digest_text,
+    digest_window,
+)
 from pipeline.stages.extract import extract
 from pipeline.stages.match import (
     MatchDocument,
@@ -229,6 +238,7 @@ def fetch_article(article_id: int, rt: Runtime) -> str:
 class ProcessReport:
     article_id: int
     alert_ids: list[int] = field(default_factory=list)
+    notification_ids: list[int] = field(default_factory=list)
     fetch_status: str = ""
 
 
@@ -308,6 +318,14 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
             )
             if alert_id is not None:
                 report.alert_ids.append(alert_id)
+        if report.alert_ids:
+            report.notification_ids = [
+                int(n)
+                for n in session.exec(
+                    select(Notification.id).where(col(Notification.alert_id).in_(report.alert_ids))
+                ).all()
+                if n is not None
+            ]
     log.info("processed article", extra={"article_id": article_id, "alerts": report.alert_ids})
     return report
 
@@ -397,7 +415,8 @@ def _create_alert(
             "story_id": story["id"],
             "kind": story["kind"],
             "changes": story["changes"],
-            "status": "pending",
+            # Digest rules hold their alerts until the period closes (see send_digests).
+            "status": "pending" if rule.get("mode", "immediate") == "immediate" else "held",
             "attempts": 0,
             "next_attempt_at": now,
             "payload": "{}",
@@ -419,6 +438,22 @@ def _create_alert(
     )
     alert.payload = alert_stage.encode_payload(payload)
     session.add(alert)
+    if rule.get("mode", "immediate") == "immediate":
+        title, text = alert_text(payload)
+        for index, target in enumerate(rule.get("channels") or []):
+            session.add(
+                Notification(
+                    rule_id=rule["id"],
+                    alert_id=alert.id,
+                    channel="apprise",
+                    target=target,
+                    message_id=f"{webhook_id}_c{index}",
+                    title=title,
+                    body=text,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
     return alert.id
 
 
@@ -435,7 +470,14 @@ def _matcher(rt: Runtime) -> tuple[RuleMatcher[int], dict[int, dict[str, Any]]]:
             return cached[1], cached[2]
         rows = store.enabled_rules(session)
         rules = {
-            int(r.id): {"id": r.id, "name": r.name, "query": r.query, "feed_id": r.feed_id}  # type: ignore[arg-type]
+            int(r.id): {  # type: ignore[arg-type]
+                "id": r.id,
+                "name": r.name,
+                "query": r.query,
+                "feed_id": r.feed_id,
+                "mode": r.mode,
+                "channels": list(r.channels or []),
+            }
             for r in rows
         }
     compiled = []
@@ -534,6 +576,147 @@ def deliver_alert(alert_id: int, rt: Runtime) -> str:
             },
         )
         return alert.status
+
+
+def deliver_notification(notification_id: int, rt: Runtime) -> str:
+    """Like deliver_alert, for a channel message or a digest (same policy and records)."""
+    now = rt.now()
+    lease = timedelta(seconds=rt.settings.claim_lease)
+    with session_scope(rt.store_url) as session:
+        if not store.claim_outbox(session, Notification, notification_id, now, lease):
+            found = session.get(Notification, notification_id)
+            return found.status if found else "missing"
+        note = session.get(Notification, notification_id)
+        rule = session.get(Rule, note.rule_id) if note else None
+        if note is None or rule is None:
+            return "missing"
+        channel, target = note.channel, note.target
+        message = OutgoingMessage(
+            webhook_id=note.message_id, body=note.body, title=note.title, text=note.body
+        )
+        secrets = [rule.secret, *(rule.previous_secrets or [])]
+        disabled = channel == "webhook" and rule.disabled_at is not None
+    if disabled:
+        result = SendResult(
+            None, "the rule's webhook endpoint is disabled", None, 0, permanent=True
+        )
+    else:
+        result = get_transport(channel).send(
+            target, secrets, message, rt.http, rt.settings.webhook_timeout
+        )
+    finished = rt.now()
+    with session_scope(rt.store_url) as session:
+        note = session.get(Notification, notification_id)
+        rule = session.get(Rule, note.rule_id) if note else None
+        if note is None or rule is None:
+            return "missing"
+        session.add(
+            DeliveryAttempt(
+                notification_id=notification_id,
+                attempted_at=finished,
+                status_code=result.status_code,
+                error=result.error,
+                duration_ms=result.duration_ms,
+            )
+        )
+        note.attempts += 1
+        note.claimed_until = None
+        outcome = classify_attempt(
+            finished,
+            note.attempts,
+            result.status_code,
+            result.error,
+            result.retry_after,
+            permanent=result.permanent,
+        )
+        if outcome.status == "delivered":
+            note.status, note.delivered_at, note.last_error = "delivered", finished, None
+        else:
+            note.last_error = (outcome.error or "")[:2000]
+            if outcome.next_attempt_at is None:
+                note.status = "dead"
+            else:
+                note.status, note.next_attempt_at = "pending", outcome.next_attempt_at
+            if outcome.disable_endpoint and channel == "webhook" and rule.disabled_at is None:
+                rule.disabled_at, rule.disabled_reason = finished, outcome.error
+                session.add(rule)
+        session.add(note)
+        return note.status
+
+
+def send_digests(rt: Runtime) -> list[int]:
+    """For every digest rule whose period has closed: one message per channel, held alerts
+    marked "digested". Unique keys make a second run (or a second beat) harmless."""
+    now = rt.now()
+    created: list[int] = []
+    with session_scope(rt.store_url) as session:
+        rules = session.exec(select(Rule).where(col(Rule.mode) != "immediate")).all()
+        for rule in rules:
+            window = digest_window(rule.mode, now)
+            if window is None:
+                continue
+            start, end = window
+            held = session.exec(
+                select(Alert)
+                .where(
+                    col(Alert.rule_id) == rule.id,
+                    col(Alert.status) == "held",
+                    col(Alert.created_at) < end,
+                )
+                .order_by(col(Alert.id))
+            ).all()
+            if not held:
+                continue
+            rule_info = {"id": rule.id, "name": rule.name, "query": rule.query}
+            digest = build_digest(rule_info, [json.loads(a.payload) for a in held], start, end)
+            body = alert_stage.encode_payload(digest)
+            title, text = digest_text(digest)
+            message_id = digest["data"]["webhook_id"]
+            targets = [
+                ("webhook", rule.webhook_url, body, ""),
+                *(("apprise", target, text, title) for target in (rule.channels or [])),
+            ]
+            for index, (channel, target, content, subject) in enumerate(targets):
+                inserted = store.insert_ignore(
+                    session,
+                    Notification,
+                    {
+                        "rule_id": rule.id,
+                        "period_start": start,
+                        "period_end": end,
+                        "channel": channel,
+                        "target": target,
+                        "message_id": message_id if index == 0 else f"{message_id}_c{index}",
+                        "title": subject,
+                        "body": content,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    },
+                )
+                if inserted:
+                    created.append(
+                        int(
+                            session.exec(
+                                select(Notification.id).where(
+                                    col(Notification.rule_id) == rule.id,
+                                    col(Notification.channel) == channel,
+                                    col(Notification.target) == target,
+                                    col(Notification.period_start) == start,
+                                )
+                            ).one()  # type: ignore[arg-type]
+                        )
+                    )
+            for alert in held:
+                alert.status = "digested"
+                session.add(alert)
+    return created
+
+
+def relay_due_notifications(rt: Runtime) -> list[int]:
+    with session_scope(rt.store_url) as session:
+        return store.due_outbox_ids(session, Notification, rt.now(), rt.settings.alerts_per_tick)
 
 
 def replay_alerts(rt: Runtime, alert_ids: list[int] | None = None) -> list[int]:
@@ -647,10 +830,20 @@ def add_rule(
     secret: str | None = None,
     feed: str | None = None,
     enabled: bool = True,
+    mode: str = "immediate",
+    channels: list[str] | None = None,
 ) -> Rule:
     """Validate and save a rule (insert or replace by name)."""
     if not name.strip():
         raise ConfigError("a rule needs a name")
+    if mode not in DIGEST_MODES:
+        raise ConfigError(f"rule {name!r}: mode must be one of {', '.join(DIGEST_MODES)}")
+    targets = []
+    for target in channels or []:
+        try:
+            targets.append(validate_target("apprise", target))
+        except ValueError as exc:
+            raise ConfigError(f"rule {name!r}: {exc}") from exc
     try:
         compile_query(query)
     except QueryError as exc:
@@ -674,6 +867,7 @@ def add_rule(
             rule = Rule(name=name, query=query, webhook_url=webhook_url, secret=chosen)
         rule.query, rule.webhook_url, rule.secret = query, webhook_url, chosen
         rule.feed_id, rule.enabled, rule.updated_at = feed_id, enabled, store.utcnow()
+        rule.mode, rule.channels = mode, targets
         session.add(rule)
         session.flush()
         return rule

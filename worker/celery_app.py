@@ -25,6 +25,8 @@ TASK_ROUTES = {
     "newswatch.process_article": {"queue": EXTRACT_QUEUE, "routing_key": EXTRACT_QUEUE},
     "newswatch.deliver_alert": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
     "newswatch.relay_due_alerts": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
+    "newswatch.deliver_notification": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
+    "newswatch.send_digests": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
 }
 
 
@@ -59,6 +61,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "refresh-due-feeds": {
                 "task": "newswatch.refresh_due_feeds",
+                "schedule": timedelta(seconds=settings.beat_interval),
+                "options": {"expires": settings.beat_interval * 3},
+            },
+            "send-digests": {
+                "task": "newswatch.send_digests",
                 "schedule": timedelta(seconds=settings.beat_interval),
                 "options": {"expires": settings.beat_interval * 3},
             },

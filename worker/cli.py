@@ -160,7 +160,15 @@ def sync_config() -> None:
         services.add_feed(rt, feed.url, feed.name, feed.interval)
     for rule in rules:
         services.add_rule(
-            rt, rule.name, rule.query, rule.webhook, rule.secret, rule.feed, rule.enabled
+            rt,
+            rule.name,
+            rule.query,
+            rule.webhook,
+            rule.secret,
+            rule.feed,
+            rule.enabled,
+            rule.mode,
+            rule.notify,
         )
     typer.echo(f"synced {len(feeds)} feeds and {len(rules)} rules from config", err=True)
 
@@ -255,12 +263,21 @@ def rules_add(
     ] = None,
     feed: Annotated[str | None, typer.Option(help="Only match articles of this feed.")] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Save it switched off.")] = False,
+    mode: Annotated[
+        str, typer.Option(help="immediate, or hourly/daily: one digest message per period.")
+    ] = "immediate",
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(help="Apprise URL of a channel for people (slack://…, mailto://…); repeat."),
+    ] = None,
 ) -> None:
     """Save a rule (replaces a rule of the same name). The query is checked first."""
     from pipeline import services
 
     _upgrade()
-    rule = services.add_rule(_runtime(), name, query, webhook, secret, feed, not disabled)
+    rule = services.add_rule(
+        _runtime(), name, query, webhook, secret, feed, not disabled, mode, list(notify or [])
+    )
     typer.echo(f"rule {rule.id}: {rule.name!r} -> {rule.webhook_url}")
     if not secret:
         typer.echo(f"signing secret: {rule.secret}")
@@ -283,8 +300,10 @@ def rules_list(
             state += f", endpoint DISABLED since {since} ({rule.disabled_reason})"
         elif rule.consecutive_failures:
             state += f", {rule.consecutive_failures} failed deliveries in a row"
+        channels = f"+{len(rule.channels)} channels" if rule.channels else "webhook only"
         typer.echo(
-            f"{rule.id}\t{rule.name}\t{rule.query}\t{rule.webhook_url}\t{scope}\t{state}\t{secret}"
+            f"{rule.id}\t{rule.name}\t{rule.query}\t{rule.webhook_url}\t{channels}\t"
+            f"{rule.mode}\t{scope}\t{state}\t{secret}"
         )
 
 

@@ -75,6 +75,8 @@ def process_article(self: Task, article_id: int) -> None:
     )
     for alert_id in report.alert_ids if report else []:
         deliver_alert.delay(alert_id)
+    for notification_id in report.notification_ids if report else []:
+        deliver_notification.delay(notification_id)
 
 
 @app.task(name="newswatch.deliver_alert", bind=True)
@@ -82,9 +84,29 @@ def deliver_alert(self: Task, alert_id: int) -> None:
     _run(self, lambda: services.deliver_alert(alert_id, get_runtime()), alert_id=alert_id)
 
 
+@app.task(name="newswatch.deliver_notification", bind=True)
+def deliver_notification(self: Task, notification_id: int) -> None:
+    _run(
+        self,
+        lambda: services.deliver_notification(notification_id, get_runtime()),
+        notification_id=notification_id,
+    )
+
+
 @app.task(name="newswatch.relay_due_alerts", bind=True)
 def relay_due_alerts(self: Task) -> int:
     alert_ids = _run(self, lambda: services.relay_due_alerts(get_runtime())) or []
     for alert_id in alert_ids:
         deliver_alert.delay(alert_id)
-    return len(alert_ids)
+    notification_ids = _run(self, lambda: services.relay_due_notifications(get_runtime())) or []
+    for notification_id in notification_ids:
+        deliver_notification.delay(notification_id)
+    return len(alert_ids) + len(notification_ids)
+
+
+@app.task(name="newswatch.send_digests", bind=True)
+def send_digests(self: Task) -> int:
+    notification_ids = _run(self, lambda: services.send_digests(get_runtime())) or []
+    for notification_id in notification_ids:
+        deliver_notification.delay(notification_id)
+    return len(notification_ids)

@@ -129,6 +129,10 @@ class Rule(SQLModel, table=True):
     previous_secrets: list[str] = Field(default_factory=list, sa_column=Column(JSON), repr=False)
     feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL")
     enabled: bool = Field(default=True)
+    # "immediate", or "hourly"/"daily": alerts are held and sent as one digest per period.
+    mode: str = Field(default="immediate", max_length=10)
+    # Apprise URLs of channels for people (Slack, Discord, email, …) beside the webhook.
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON), repr=False)
     # The webhook endpoint's health: failed attempts in a row, and why it was switched off.
     consecutive_failures: int = Field(default=0)
     disabled_at: datetime | None = None
@@ -165,11 +169,48 @@ class Alert(SQLModel, table=True):
     delivered_at: datetime | None = None
 
 
+class Notification(SQLModel, table=True):
+    """Outbox of everything that is not an immediate webhook: messages to people's channels
+    (Apprise) and digests (to the webhook and the channels). Same retry rules as alerts."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel", "target", name="uq_notifications_alert"),
+        UniqueConstraint(
+            "rule_id", "channel", "target", "period_start", name="uq_notifications_digest"
+        ),
+        Index("ix_notifications_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: int = Field(foreign_key="rules.id", ondelete="CASCADE")
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id", ondelete="CASCADE")
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    channel: str = Field(max_length=20)  # "webhook" | "apprise"
+    target: str = Field(sa_column=Column(Text, nullable=False), repr=False)
+    message_id: str = Field(max_length=80, unique=True)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    claimed_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+
+
 class DeliveryAttempt(SQLModel, table=True):
     __tablename__ = "delivery_attempts"
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(foreign_key="alerts.id", index=True, ondelete="CASCADE")
+    alert_id: int | None = Field(
+        default=None, foreign_key="alerts.id", index=True, ondelete="CASCADE"
+    )
+    notification_id: int | None = Field(
+        default=None, foreign_key="notifications.id", index=True, ondelete="CASCADE"
+    )
     attempted_at: datetime = Field(default_factory=utcnow)
     status_code: int | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
@@ -405,34 +446,47 @@ def find_rule(session: Session, ref: str) -> Rule | None:
 # --- alerts -----------------------------------------------------------------------------
 
 
-def claim_alert(session: Session, alert_id: int, now: datetime, lease: timedelta) -> bool:
-    """pending and due -> sending, for one worker only."""
+Outbox = type[Alert] | type[Notification]
+
+
+def claim_outbox(
+    session: Session, model: Outbox, row_id: int, now: datetime, lease: timedelta
+) -> bool:
+    """pending and due -> sending, for one worker only (alerts and notifications alike)."""
     result = session.execute(
-        update(Alert)
+        update(model)
         .where(
-            Alert.id == alert_id,  # type: ignore[arg-type]
-            Alert.status == "pending",  # type: ignore[arg-type]
-            Alert.next_attempt_at <= now,  # type: ignore[arg-type]
+            col(model.id) == row_id,
+            col(model.status) == "pending",
+            col(model.next_attempt_at) <= now,
         )
         .values(status="sending", claimed_until=now + lease)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def due_alert_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """Alerts the relay should (re)enqueue; sending claims whose lease ran out are reopened."""
+def claim_alert(session: Session, alert_id: int, now: datetime, lease: timedelta) -> bool:
+    return claim_outbox(session, Alert, alert_id, now, lease)
+
+
+def due_outbox_ids(session: Session, model: Outbox, now: datetime, limit: int) -> list[int]:
+    """Rows the relay should (re)enqueue; sending claims whose lease ran out are reopened."""
     session.execute(
-        update(Alert)
-        .where(col(Alert.status) == "sending", col(Alert.claimed_until) < now)
+        update(model)
+        .where(col(model.status) == "sending", col(model.claimed_until) < now)
         .values(status="pending", claimed_until=None)
     )
     rows = session.exec(
-        select(Alert.id)
-        .where(Alert.status == "pending", Alert.next_attempt_at <= now)
-        .order_by(col(Alert.next_attempt_at))
+        select(model.id)
+        .where(col(model.status) == "pending", col(model.next_attempt_at) <= now)
+        .order_by(col(model.next_attempt_at))
         .limit(limit)
     ).all()
     return [int(r) for r in rows if r is not None]
+
+
+def due_alert_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    return due_outbox_ids(session, Alert, now, limit)
 
 
 def list_alerts(session: Session, status: str | None, limit: int) -> Sequence[Alert]:

@@ -194,7 +194,7 @@ def _digest_item(data: dict[str, Any], alert: dict[str, Any]) -> dict[str, Any]:
             key: article.get(key) for key in ("id", "title", "url", "published", "site_name")
         },
         "matches": list(data.get("matches") or []),
-        "changes": data.get("changes") or {},
+        "changes": data.get("changes") or (data.get("story") or {}).get("changes") or {},
     }
 
 

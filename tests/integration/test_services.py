@@ -260,3 +260,103 @@ def test_backtest_shows_what_a_rule_would_have_fired_on(
     assert len(ticks) == 3
     clock.advance(days=2)
     assert services.backtest_rule(rt, "evac", timedelta(days=1)) == []
+
+
+class _Capture:
+    """A loopback server that records JSON posts (Apprise's json:// channel)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.posts: list[dict[str, object]] = []
+        capture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                capture.posts.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/notify"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_apprise_channel_gets_each_alert_beside_the_webhook(rt: Runtime, site: SiteServer) -> None:
+    secret = generate_secret()
+    receiver = WebhookReceiver(secret).start()
+    people = _Capture()
+    try:
+        services.add_rule(rt, "evac", "evacuation", receiver.url, secret, channels=[people.url])
+        feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        report = services.refresh_feed(int(feed.id), rt)  # type: ignore[arg-type]
+        notes: list[int] = []
+        for article_id in report.new_article_ids:
+            services.fetch_article(article_id, rt)
+            processed = services.process_article(article_id, rt)
+            for alert_id in processed.alert_ids:
+                assert services.deliver_alert(alert_id, rt) == "delivered"
+            notes += processed.notification_ids
+        assert len(notes) == 1
+        assert services.deliver_notification(notes[0], rt) == "delivered"
+        assert len(receiver.verified) == 1 and len(people.posts) == 1
+        post = people.posts[0]
+        assert "evac" in str(post["title"]) and "evacuat" in str(post["message"]).lower()
+    finally:
+        receiver.stop()
+        people.stop()
+
+
+def test_hourly_digest_sends_one_message_per_period(
+    rt: Runtime, site: SiteServer, clock: Clock
+) -> None:
+    secret = generate_secret()
+    receiver = WebhookReceiver(secret).start()
+    people = _Capture()
+    try:
+        services.add_rule(
+            rt,
+            "any",
+            "ceasefire OR evacuation",
+            receiver.url,
+            secret,
+            mode="hourly",
+            channels=[people.url],
+        )
+        feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        alert_ids = _poll_all(rt, int(feed.id))  # type: ignore[arg-type]
+        assert len(alert_ids) == 2
+        assert services.relay_due_alerts(rt) == []  # held for the digest
+        assert services.send_digests(rt) == []  # the hour has not closed yet
+        clock.advance(hours=1)
+        created = services.send_digests(rt)
+        assert len(created) == 2  # the webhook and the people channel
+        assert services.send_digests(rt) == []  # idempotent
+        for note in created:
+            assert services.deliver_notification(note, rt) == "delivered"
+        (digest,) = receiver.verified
+        assert digest.payload["type"] == "alert.digest"
+        assert digest.payload["data"]["count"] == 2
+        assert len(people.posts) == 1 and "2" in str(people.posts[0]["title"])
+        assert {row["status"] for row in services.list_alerts(rt)} == {"digested"}
+    finally:
+        receiver.stop()
+        people.stop()
+
+
+def test_channels_are_validated_when_the_rule_is_saved(rt: Runtime) -> None:
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="rule 'x'"):
+        services.add_rule(rt, "x", "a", "https://h.example/", channels=["nonsense://x"])
+    with pytest.raises(ConfigError, match="mode"):
+        services.add_rule(rt, "x", "a", "https://h.example/", mode="weekly")

@@ -137,3 +137,21 @@ def test_sqlite_uses_wal(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == store.SQLITE_BUSY_TIMEOUT_MS
     store.dispose_all()
+
+
+def test_migrations_match_the_models(store_url: str) -> None:
+    from alembic import command
+
+    from pipeline.io.migrate import alembic_config
+
+    command.check(alembic_config(store_url))  # raises if a model change lacks a migration
+
+
+def test_downgrade_to_the_first_schema_and_back(store_url: str) -> None:
+    from alembic import command
+
+    from pipeline.io.migrate import alembic_config, upgrade_database
+
+    command.downgrade(alembic_config(store_url), "0001")
+    upgrade_database(store_url)
+    assert "notifications" in set(inspect(store.get_engine(store_url)).get_table_names())
