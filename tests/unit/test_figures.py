@@ -158,6 +158,96 @@ FIGURE_CASES: list[tuple[str, list[tuple[float, str]]]] = [
 ]
 
 
+# A held-out batch written for the second pass and scored before any rule was changed for it
+# (precision 0.936, recall 0.978). Kept apart from FIGURE_CASES so it stays a check of how the
+# rules generalise; failures here call for general fixes, not per-sentence ones.
+HELD_OUT_CASES: list[tuple[str, list[tuple[float, str]]]] = [
+    (
+        "The death toll climbed to 87 on Wednesday as rescuers dug through the rubble.",
+        [(87, "killed")],
+    ),
+    ("The explosion left 23 dead and more than 100 injured.", [(23, "killed"), (100, "injured")]),
+    ("Divers said 11 bodies were pulled from the river after the boat sank.", [(11, "killed")]),
+    ("At least 64 people were reported missing after the mudslide.", [(64, "missing")]),
+    (
+        "Armed men abducted 130 schoolgirls from a boarding school in the north.",
+        [(130, "kidnapped")],
+    ),
+    ("Riot police detained 75 protesters near the presidential palace.", [(75, "arrested")]),
+    ("Officials said 3,200 homes were damaged or destroyed by the cyclone.", [(3200, "count")]),
+    ("Some 180,000 people remain without power after the storm.", [(180000, "affected")]),
+    ("Nearly 620 people have been infected since the outbreak began in May.", [(620, "affected")]),
+    ("Over 5,000 refugees crossed into Uganda over the weekend.", [(5000, "displaced")]),
+    ("About 900 residents have been relocated to emergency shelters.", [(900, "displaced")]),
+    ("The bank approved a loan of ¥12 billion for the railway.", [(12e9, "money")]),
+    ("The contract is worth 45 million euros.", [(45e6, "money")]),
+    ("The government set aside 300 million rupees for flood relief.", [(3e8, "money")]),
+    ("The club paid £1.2bn for the stadium.", [(1.2e9, "money")]),
+    ("The ruling party won 54 percent of the vote.", [(54, "percent")]),
+    ("Food prices have risen 30 per cent since the war began.", [(30, "percent")]),
+    ("Gunmen shot dead 14 worshippers at a mosque on Friday.", [(14, "killed")]),
+    ("A total of 38 people were hurt when the stands collapsed.", [(38, "injured")]),
+    ("The kidnappers freed 21 hostages on Sunday.", [(21, "kidnapped")]),
+    (
+        "The earthquake killed 2,100 people and left 15,000 homeless.",
+        [(2100, "killed"), (15000, "displaced")],
+    ),
+    ("Forty-two migrants drowned when their boat capsized off the coast.", [(42, "killed")]),
+    ("Police said 19 suspects had been taken into custody.", [(19, "arrested")]),
+    ("The floods have damaged 12,000 hectares of crops.", []),
+    ("More than 1,300 people have died of cholera since January.", [(1300, "killed")]),
+    ("An estimated 70 percent of the city's buildings were destroyed.", [(70, "percent")]),
+    ("The fighting has forced 260,000 people to flee since March.", [(260000, "displaced")]),
+    ("Rebels kidnapped eight aid workers and burned their truck.", [(8, "kidnapped")]),
+    ("Troops arrested 47 people in overnight raids.", [(47, "arrested")]),
+    ("The drought has left 3 million people in need of food aid.", [(3e6, "affected")]),
+    (
+        "The storm destroyed 800 houses and left 4,000 people homeless in the district.",
+        [(800, "count"), (4000, "displaced")],
+    ),
+    ("A second blast wounded 26 bystanders.", [(26, "injured")]),
+    ("Turkey hosts about 3.6 million Syrian refugees.", [(3.6e6, "displaced")]),
+    ("Nobody was hurt in the 2015 blast, which happened at 4 am.", []),
+    ("Between 400 and 600 people were evacuated from the island.", [(400, "evacuated")]),
+    ("Police said the man, 34, was arrested at his home.", []),
+    (
+        "The stampede at the stadium left 12 people dead and 80 injured.",
+        [(12, "killed"), (80, "injured")],
+    ),
+    (
+        "Authorities reported 3 deaths and 27 injuries from the heatwave.",
+        [(3, "killed"), (27, "injured")],
+    ),
+    ("A shipment of 20,000 tonnes of wheat arrived at the port.", []),
+    ("Some 150 guests were taken hostage at the hotel.", [(150, "kidnapped")]),
+    ("Six fishermen were rescued but two are still missing.", [(6, "people"), (2, "missing")]),
+    ("Firefighters evacuated 1,100 residents from the tower blocks.", [(1100, "evacuated")]),
+    (
+        "Unemployment fell by 0.3 percentage points to 5.1% in the quarter.",
+        [(0.3, "percent"), (5.1, "percent")],
+    ),
+]
+
+
+def _score(cases: list[tuple[str, list[tuple[float, str]]]]) -> tuple[float, float]:
+    tp = fp = fn = 0
+    for text, gold in cases:
+        got, want = _pairs(text), Counter((float(v), c) for v, c in gold)
+        matched = sum((got & want).values())
+        tp, fp, fn = (
+            tp + matched,
+            fp + sum(got.values()) - matched,
+            fn + sum(want.values()) - matched,
+        )
+    return tp / (tp + fp), tp / (tp + fn)
+
+
+def test_held_out_precision_and_recall() -> None:
+    precision, recall = _score(HELD_OUT_CASES)
+    assert precision >= 0.90, precision
+    assert recall >= 0.85, recall
+
+
 def _pairs(text: str) -> Counter[tuple[float, str]]:
     return Counter((f.value, f.category) for f in extract_figures(text))
 
@@ -168,17 +258,9 @@ def test_case(text: str, gold: list[tuple[float, str]]) -> None:
 
 
 def test_precision_and_recall_bars() -> None:
-    tp = fp = fn = 0
-    for text, gold in FIGURE_CASES:
-        got, want = _pairs(text), Counter((float(v), c) for v, c in gold)
-        matched = sum((got & want).values())
-        tp, fp, fn = (
-            tp + matched,
-            fp + sum(got.values()) - matched,
-            fn + sum(want.values()) - matched,
-        )
-    assert tp / (tp + fp) >= 0.90
-    assert tp / (tp + fn) >= 0.85
+    precision, recall = _score(FIGURE_CASES)
+    assert precision >= 0.90
+    assert recall >= 0.85
 
 
 ARTICLE = (
@@ -288,3 +370,90 @@ def test_displacement_corpus_bar() -> None:
     from benchmarks.eval_figures import score_displacement
 
     assert score_displacement(show=False) >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high", "category"),
+    [
+        ("Between 18,000 and 25,000 people were displaced.", 18000, 25000, "displaced"),
+        ("Officials said 2,000-3,000 people had fled the town.", 2000, 3000, "displaced"),
+        ("Up to 3,000 to 5,000 people fled the fighting.", 3000, 5000, "displaced"),
+        ("One to 1.5 million people need food aid.", 1e6, 1.5e6, "affected"),
+        ("Some 50 or 60 people died in the fire.", 50, 60, "killed"),
+        ("Repairs will cost $2-3 billion.", 2e9, 3e9, "money"),
+        ("Prices rose 20-30% this year.", 20, 30, "percent"),
+    ],
+)
+def test_ranges_have_both_bounds(text: str, low: float, high: float, category: str) -> None:
+    (figure,) = extract_figures(text)
+    assert (figure.value, figure.value_max, figure.category) == (low, high, category)
+    assert text[figure.start : figure.end] == figure.text
+
+
+def test_range_text_includes_between() -> None:
+    (figure,) = extract_figures("Between 400 and 600 people were evacuated.")
+    assert figure.text == "Between 400 and 600" and figure.qualifier is None
+
+
+def test_range_to_dict_has_value_max_and_single_values_do_not() -> None:
+    low, single = extract_figures("Floods displaced 2,000-3,000 people. Fire killed 4 people.")
+    assert low.to_dict()["value_max"] == 3000 and isinstance(low.to_dict()["value_max"], int)
+    assert "value_max" not in single.to_dict() and single.value_max is None
+    json.dumps(low.to_dict())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The score was 3-1 after extra time.",
+        "The death toll rose from 50 to 72 on Monday.",
+        "Unemployment fell by 0.3 percentage points to 5.1%.",
+    ],
+)
+def test_changes_and_scores_are_not_ranges(text: str) -> None:
+    assert all(f.value_max is None for f in extract_figures(text))
+
+
+def test_change_target_shares_the_event() -> None:
+    figures = extract_figures("The death toll rose from 50 to 72 on Monday.")
+    assert [(f.value, f.category) for f in figures] == [(50, "killed"), (72, "killed")]
+
+
+def test_figure_with_its_own_event_is_not_a_subgroup() -> None:
+    figures = extract_figures("412 people were wounded, including 30 children, and 15 were killed.")
+    assert [(f.value, f.category, f.part_of) for f in figures] == [
+        (412, "injured", None),
+        (30, "injured", 0),
+        (15, "killed", None),
+    ]
+
+
+def test_subgroup_phrase_ends_at_its_comma() -> None:
+    figures = extract_figures("The blast killed 40 people, including 12 children, and injured 70.")
+    assert [(f.value, f.category, f.part_of) for f in figures] == [
+        (40, "killed", None),
+        (12, "killed", 0),
+        (70, "injured", None),
+    ]
+
+
+def test_relative_subgroup_keeps_its_own_event_and_link() -> None:
+    figures = extract_figures("The ship carried 412 migrants, 97 of whom drowned.")
+    assert [(f.value, f.category, f.part_of) for f in figures] == [
+        (412, "people", None),
+        (97, "killed", 0),
+    ]
+
+
+def test_no_subgroup_without_a_cue() -> None:
+    figures = extract_figures("Floods displaced 900 people and 40 were injured.")
+    assert [f.part_of for f in figures] == [None, None]
+
+
+def test_event_nouns_outrank_nearby_cues() -> None:
+    figures = extract_figures("Officials reported 3 deaths and 27 injuries from the heatwave.")
+    assert [(f.value, f.category) for f in figures] == [(3, "killed"), (27, "injured")]
+
+
+def test_age_in_apposition_after_a_common_noun() -> None:
+    assert extract_figures("Police said the driver, 52, was arrested at the scene.") == []

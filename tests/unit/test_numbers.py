@@ -97,3 +97,13 @@ def test_recognizers_number_spec_bar() -> None:
 
     passed, total = score("NumberModel.json", show=False)
     assert passed / total >= 0.95
+
+
+def test_zero_after_a_determiner_does_not_crash() -> None:
+    # "a zero" ended a word run with "zero" last, which indexed past the run.
+    assert [s.value for s in find_numbers("The club has a zero tolerance policy.")] == [0]
+
+
+def test_percentage_points_are_percent_and_spanned_whole() -> None:
+    (span,) = find_numbers("It fell by 0.3 percentage points.")
+    assert (span.value, span.kind, span.text) == (0.3, "percent", "0.3 percentage points")

@@ -44,12 +44,13 @@ class Figure:
     end: int
     sentence: str
     currency: str | None = None
+    value_max: float | None = None  # upper bound of a range ("18,000-25,000"); value is the lower
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form; integral values become ints, "currency" only for money."""
-        value: float | int = int(self.value) if self.value == int(self.value) else self.value
+        """JSON-ready form; integral values become ints; "currency" only for money and
+        "value_max" only for ranges."""
         data: dict[str, object] = {
-            "value": value,
+            "value": _json_number(self.value),
             "category": self.category,
             "qualifier": self.qualifier,
             "noun": self.noun,
@@ -61,7 +62,13 @@ class Figure:
         }
         if self.category == "money":
             data["currency"] = self.currency
+        if self.value_max is not None:
+            data["value_max"] = _json_number(self.value_max)
         return data
+
+
+def _json_number(value: float) -> float | int:
+    return int(value) if value == int(value) else value
 
 
 # --- lexicon -------------------------------------------------------------------------------
@@ -176,6 +183,8 @@ _NOUN_EVENTS = {
     "arrests": "arrested",
     "missing": "missing",
 }
+# Nouns that name the event itself; they outrank any cue nearby.
+_EVENT_NOUNS = _words("deaths fatalities injuries arrests evacuations displacements")
 _THINGS = _words(
     """houses house homes home buildings building dwellings dwelling structures shelters tents
     huts apartments flats schools hospitals clinics mosques churches bridges roads vehicles
@@ -235,6 +244,11 @@ _AUXILIARIES = _words(
     becoming left still also reportedly reported confirmed feared believed now already newly
     further later subsequently"""
 )
+_CHANGES = _words(
+    """rose risen rise rises rising increased increase increases increasing climbed climb
+    climbs climbing jumped jump jumps soared surged grew grown fell fall falls falling fallen
+    dropped drop drops declined decreased slipped plunged plummeted edged went gone"""
+)
 _LEADING_SKIP = _words("more additional other others new further extra")
 _DWELLINGS = _words("homes houses dwellings households apartments flats")
 _BOUNDARIES = _words("while whereas but although though however meanwhile")
@@ -282,7 +296,9 @@ _QUALIFIERS: tuple[tuple[tuple[str, ...], str], ...] = tuple(
 
 _QUALIFIER_LAST_WORDS = frozenset(phrase[-1] for phrase, _ in _QUALIFIERS)
 _TOKEN = re.compile(r"[A-Za-z]+(?:[-'\u2019][A-Za-z]+)*|\S")
-_SCALE_WORD = re.compile(r"\b(?:thousand|million|billion)\b", re.I)
+_SCALE_WORD = re.compile(r"(?<![a-z])(?:thousand|million|billion|trillion|mln|bln|mn|bn)\b", re.I)
+_SCALE_FACTORS = {"thousand": 1e3, "million": 1e6, "mln": 1e6, "mn": 1e6, "billion": 1e9}
+_SCALE_FACTORS |= {"bln": 1e9, "bn": 1e9, "trillion": 1e12}
 _SOFT_WRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[ \t]*[a-z])")
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 
@@ -333,6 +349,8 @@ class _Candidate:
     category: str | None = None
     end: int = -1  # end offset of the figure text (the upper bound of a range)
     part_of: int | None = None
+    value_max: float | None = None
+    relative: bool = False  # a subgroup with its own clause: "97 of whom drowned"
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -348,8 +366,10 @@ def _is_not_a_count(text: str, items: list[_Item], k: int, span: NumberSpan) -> 
     if nxt is not None and nxt.low in _MONTHS:
         return True
     apposition = prev is not None and prev.text == "," and nxt is not None and nxt.text == ","
-    if apposition and k >= 2 and items[k - 2].kind == "w" and items[k - 2].text[0].isupper():
-        return True  # an age in apposition: "Maria Lopez, 7, who"
+    if apposition and k >= 2 and items[k - 2].kind == "w" and span.value < 120:
+        head = items[k - 2]
+        if head.text[0].isupper() or (head.low not in _STOP and not _looks_plural(head.low)):
+            return True  # an age in apposition: "Maria Lopez, 7, who", "the man, 34, was"
     after = text[span.end : span.end + 12]
     before = text[max(0, span.start - 2) : span.start]
     if re.match(r"[-\u2010\u2011][A-Za-z]", after):
@@ -452,7 +472,10 @@ def _is_demonym(word: str) -> bool:
 # --- qualifier, ranges ----------------------------------------------------------------------
 
 
-def _qualifier(items: list[_Item], k: int) -> tuple[str | None, int]:
+def _qualifier(items: list[_Item], k: int, is_range: bool) -> tuple[str | None, int]:
+    """The normalised qualifier before item ``k`` and the item the figure text starts at."""
+    if is_range and k > 0 and items[k - 1].low in ("between", "from"):
+        return None, k - 1  # "between 50 and 70": part of the range, not a qualifier
     if k == 0 or items[k - 1].low not in _QUALIFIER_LAST_WORDS:
         return None, k
     for phrase, normal in _QUALIFIERS:
@@ -469,7 +492,10 @@ def _range_end(items: list[_Item], k: int) -> int:
     """Index of the last number of a range starting at item ``k`` ("50 to 70", "20-30")."""
     if k + 2 < len(items) and items[k + 2].kind == "n":
         link = items[k + 1].low
-        between = k >= 1 and items[k - 1].low in ("between", "from")
+        before = items[k - 1].low if k >= 1 else ""
+        if before == "by" or (before == "from" and k >= 2 and items[k - 2].low in _CHANGES):
+            return k  # a change, not a range: "fell by 0.3 points to 5.1%", "rose from 9 to 12"
+        between = before in ("between", "from")
         if link in ("to", "-", "\u2013", "or") or (link == "and" and between):
             return k + 2
     return k
@@ -480,8 +506,19 @@ def _scaled_like(lower: NumberSpan, upper: NumberSpan) -> NumberSpan:
     scale = _SCALE_WORD.search(upper.text)
     if scale is None or _SCALE_WORD.search(lower.text) or lower.value * 1000 > upper.value:
         return lower
-    factor = {"thousand": 1e3, "million": 1e6, "billion": 1e9}[scale.group(0).lower()]
-    return replace(lower, value=lower.value * factor)
+    return replace(lower, value=lower.value * _SCALE_FACTORS[scale.group(0).lower()])
+
+
+def _range_bounds(lower: NumberSpan, upper: NumberSpan) -> NumberSpan | None:
+    """The lower bound of a range read as the range's kind ("20-30%", "$2-3 billion"), or
+    None when the two numbers are not a range ("3-1", "50 or 5")."""
+    lower = _scaled_like(lower, upper)
+    if upper.value <= lower.value:
+        return None
+    bounds = (lower, upper)
+    kind = next((b.kind for b in bounds if b.kind != "number"), "number")
+    currency = next((b.currency for b in bounds if b.currency), None)
+    return replace(lower, kind=kind, currency=currency)
 
 
 # --- events --------------------------------------------------------------------------------
@@ -503,7 +540,12 @@ def _cue_at(items: list[_Item], i: int, carry_ok: bool) -> tuple[str, int] | Non
 
 
 def _scan(
-    items: list[_Item], start: int, step: int, blockers: set[int], carry_ok: bool
+    items: list[_Item],
+    start: int,
+    step: int,
+    blockers: set[int],
+    carry_ok: bool,
+    comma_ends: bool = False,
 ) -> tuple[str, int] | None:
     """Nearest cue walking from ``start`` in direction ``step``: (category, distance)."""
     distance = 0
@@ -523,6 +565,8 @@ def _scan(
             elif depth == 0 and item.text in ";:\u2014":
                 return None
             elif depth == 0 and item.text == ",":
+                if comma_ends:
+                    return None
                 distance += 1
             i += step
             continue
@@ -606,10 +650,16 @@ def _sentence_figures(
             continue
         span = numbers[item.number]
         last = _range_end(items, k)
-        if last != k:
+        upper = numbers[items[last].number] if last != k else None
+        lower = _range_bounds(span, upper) if upper is not None else None
+        if upper is None or lower is None:
+            last, upper = k, None
+        else:
             skip.add(last)
+            span = lower
+        value_max = upper.value if upper is not None else None
         if span.kind in ("money", "percent"):
-            qualifier, begin = _qualifier(items, k)
+            qualifier, begin = _qualifier(items, k, upper is not None)
             candidates.append(
                 _Candidate(
                     k,
@@ -623,17 +673,15 @@ def _sentence_figures(
                     None,
                     span.kind,
                     end=items[last].end,
+                    value_max=value_max,
                 )
             )
             continue
         if _is_not_a_count(text, items, k, span):
             continue
-        if last != k:
-            upper = numbers[items[last].number]
-            if _is_not_a_count(text, items, last, upper):
-                continue  # "between 15 and 21 January"
-            span = _scaled_like(span, upper)
-        qualifier, begin = _qualifier(items, k)
+        if upper is not None and _is_not_a_count(text, items, last, upper):
+            continue  # "between 15 and 21 January"
+        qualifier, begin = _qualifier(items, k, upper is not None)
         noun, cls, noun_event, noun_end, adjective_event = _noun_phrase(items, last + 1)
         if noun is None:
             rest = text[items[last].end : sentence.end]
@@ -663,6 +711,7 @@ def _sentence_figures(
                 noun_end,
                 adjective_event,
                 end=items[last].end,
+                value_max=value_max,
             )
         )
     _link_subgroups(text, items, candidates)
@@ -686,6 +735,7 @@ def _sentence_figures(
                 end=candidate.end,
                 sentence=text[sentence.start : sentence.end],
                 currency=candidate.span.currency if candidate.category == "money" else None,
+                value_max=candidate.value_max,
             )
         )
 
@@ -694,20 +744,23 @@ def _categorise(items: list[_Item], candidates: list[_Candidate], carry_ok: bool
     people_items = {c.item for c in candidates if c.category is None and c.noun_class != "thing"}
     children: dict[int, set[int]] = {}
     for c in candidates:
-        if c.part_of is not None:
+        if c.part_of is not None and not c.relative:
             children.setdefault(c.part_of, set()).add(c.item)
     for c in candidates:
         if c.category is not None:
             continue
         blockers = people_items - {c.item} - children.get(c.item, set())
         left = _scan(items, c.begin - 1, -1, blockers, carry_ok)
-        right = _scan(items, c.noun_end, 1, blockers, carry_ok)
+        # A subgroup phrase ends at its comma: "including 12 children, and injured 70".
+        right = _scan(items, c.noun_end, 1, blockers, carry_ok, c.part_of is not None)
         event = c.adjective_event
         if event is None:
             best = [cue for cue in (right, left) if cue is not None]
             event = min(best, key=lambda cue: cue[1])[0] if best else None
         if event == "count" and c.noun_class == "people":
             event = None  # "families whose homes were destroyed" counts families
+        if c.noun_event is not None and c.noun in _EVENT_NOUNS:
+            event = c.noun_event  # "3 deaths and 27 injuries": the noun names the event
         if c.noun_class == "thing":
             dwelling = c.noun is not None and c.noun.lower().split()[-1] in _DWELLINGS
             moved = dwelling and event in ("evacuated", "displaced")
@@ -724,9 +777,18 @@ def _categorise(items: list[_Item], candidates: list[_Candidate], carry_ok: bool
             c.category = None  # a bare number with nothing counted and no event
     by_item = {c.item: c for c in candidates}
     for c in candidates:
+        previous = by_item.get(c.begin - 2)
+        if c.category is None and previous is not None and items[c.begin - 1].low == "to":
+            c.category = previous.category  # "the toll rose from 50 to 72": 72 is a toll too
         parent = by_item.get(c.part_of) if c.part_of is not None else None
-        if parent is not None and parent.category and c.category in (None, "people"):
+        if parent is None:
+            continue
+        if parent.category and c.category in (None, "people"):
             c.category = parent.category
+        elif c.category != parent.category and parent.category not in (None, "people"):
+            # "412 people were wounded, including 30 children, and 15 were killed": the 15
+            # have their own event, so they are not among the wounded.
+            c.part_of = None
     _share_equivalents(items, candidates)
 
 
@@ -759,6 +821,9 @@ def _link_subgroups(text: str, items: list[_Item], candidates: list[_Candidate])
             ]
             after = text[child.span.end : child.span.end + 20]
             marker = _SUBGROUP_MARKER.search(between)
-            if (marker and len(between) - marker.end() <= 40) or _SUBGROUP_AFTER.match(after):
+            if marker and len(between) - marker.end() <= 40:
                 child.part_of = parent.item
+                child.relative = marker.group(0).lower().startswith("of")
+            elif _SUBGROUP_AFTER.match(after):
+                child.part_of, child.relative = parent.item, True
             break

@@ -130,7 +130,10 @@ _CURRENCY_BEFORE = re.compile(
     r"(?:(?P<sym>(?:US|AU?|CA?|HK|NZ|S|R)?\$|[€£¥₹₦₩₽₺₱])|\b(?P<code>[A-Z]{3}))\s?$"
 )
 _CURRENCY_AFTER = re.compile(r"\s?(?:(?P<code>[A-Z]{3})\b|(?:US\s)?(?P<word>[a-z]+)\b)")
-_PERCENT_AFTER = re.compile(r"\s?%|\s+(?P<word>[A-Za-z]+)(?:\s+(?P<cent>cent)\b)?")
+# "percentage points" is a percent figure too (a change in a rate), spanned whole.
+_PERCENT_AFTER = re.compile(
+    r"(?:\s?%|\s+(?P<word>[A-Za-z]+)(?:\s+(?P<cent>cent)\b)?)(?:\s+points?\b)?"
+)
 
 
 @dataclass(slots=True)
@@ -337,7 +340,8 @@ def _cardinal(atoms: list[_Atom]) -> float | None:
                 return None
             before_and, last = last, "and"
         elif word in _UNITS:
-            if _UNITS[word] == 0 and len(atoms) > 1 and _low(atoms[i + 1]) != "point":
+            following = _low(atoms[i + 1]) if i + 1 < len(atoms) else ""
+            if _UNITS[word] == 0 and len(atoms) > 1 and following != "point":
                 return None
             if state not in ("start", "tens", "hundred", "scale"):
                 return None
