@@ -1,6 +1,8 @@
 """Alert-rule matching: compile a Lucene-style query once, match it against articles.
 
-Semantics (parsed by luqum; see :mod:`pipeline.stages.query.syntax` for the limits):
+Semantics (Lucene syntax as luqum parses it; common shapes take a faster parser proven to
+build the same tree, :mod:`pipeline.stages.query.quickparse`; limits in
+:mod:`pipeline.stages.query.syntax`):
 
 - ``war`` is whole-word, case/accent-insensitive and Snowball-stemmed (wars, not award).
   A single-word term also matches a joined pair of adjacent words with the same stem:
@@ -15,8 +17,11 @@ Semantics (parsed by luqum; see :mod:`pipeline.stages.query.syntax` for the limi
 - Default operator AND; ``+x`` required; ``-x``/``NOT x`` excluded. NOT/- may not be an OR
   alternative, and a query of only exclusions is refused (it would match everything).
 - Unfielded terms search title then text; fields: title, text, feed (names/URLs), lang
-  (``en`` also matches ``en-GB``), topic (code, bare number, or label words), place (name
-  or alpha-2 code), and figure categories with ``>=``, ``<``, ``[a TO b}``, ``n``, ``*``.
+  (``en`` also matches ``en-GB``), topic (code, bare number, or label words), place (a
+  place name, or a country: alpha-2 code, name or everyday alias such as ``Syria``, ``UK``,
+  ``"Ivory Coast"``, matching every place in that country, see
+  :mod:`pipeline.stages.query.countries`), and figure categories with ``>=``, ``<``,
+  ``[a TO b}``, ``n``, ``*``.
 - Hits: one per positive term and field, first occurrence; the sentence is the title for
   title hits, the split sentence for text, the matched value for feed/lang/topic/place,
   and the figure's sentence (or "") for figures. Boosts (``^2``) are accepted and ignored.

@@ -190,3 +190,20 @@ def test_rule_matcher_agrees_with_match_query_on_real_articles() -> None:
         assert matcher.match(doc) == expected
         matched += len(expected)
     assert matched > 0
+
+
+def test_rule_matcher_hits_carry_figure_sentences_and_country_places() -> None:
+    doc = MatchDocument(
+        title="Shelling in the north",
+        text="Shelling hit Aleppo overnight. Twelve people were killed, medics said.",
+        places=(("Aleppo", "SY"),),
+        figures=(("injured", 4.0), ("killed", 12.0)),
+        figure_sentences=("Four were hurt.", "Twelve people were killed, medics said."),
+    )
+    rules = [("r1", compile_query("killed:>=10 AND place:Syria")), ("r2", compile_query("zzq"))]
+    result = RuleMatcher(rules).match(doc)
+    assert list(result) == ["r1"]
+    assert [hit.to_dict() for hit in result["r1"].hits] == [
+        {"term": "killed:>=10", "field": "killed", "sentence": doc.figure_sentences[1]},
+        {"term": "Syria", "field": "place", "sentence": "Aleppo"},
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.stages.match import Hit, MatchDocument, compile_query, match_query
+from pipeline.stages.query.countries import country_code
 
 DOC = MatchDocument(
     title="Cease-fire holds in Aleppo as talks resume",
@@ -272,3 +273,50 @@ def test_empty_document_never_raises() -> None:
     empty = MatchDocument(title="", text="")
     for query in ("flood", '"a b"', "fl*", '"a b"~3', "lang:en", "topic:1", "place:SY", "killed:1"):
         assert not matches(query, empty)
+
+
+_PLACES = MatchDocument(
+    title="Aid convoys move",
+    text="Convoys reached Aleppo and Abidjan; a shipment left Leeds for Goma.",
+    places=(("Aleppo", "SY"), ("Abidjan", "CI"), ("Leeds", "GB"), ("Goma", "CD")),
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "sentence"),
+    [
+        ("place:Syria", "Aleppo"),
+        ("place:syria", "Aleppo"),
+        ('place:"Syrian Arab Republic"', "Aleppo"),
+        ("place:UK", "Leeds"),
+        ("place:Britain", "Leeds"),
+        ('place:"United Kingdom"', "Leeds"),
+        ('place:"Ivory Coast"', "Abidjan"),
+        ('place:"C\u00f4te d\u2019Ivoire"', "Abidjan"),
+        ('place:"DR Congo"', "Goma"),
+        ('place:"Democratic Republic of the Congo"', "Goma"),
+        ("place:(Russia OR Syria)", "Aleppo"),
+    ],
+)
+def test_place_country_names_match_places_in_that_country(query: str, sentence: str) -> None:
+    result = match_query(compile_query(query), _PLACES)
+    assert result.matched
+    assert result.hits[0].field == "place"
+    assert result.hits[0].sentence == sentence
+
+
+@pytest.mark.parametrize(
+    "query", ["place:Russia", "place:Iran", 'place:"United States"', "place:Syr*", "syria"]
+)
+def test_place_country_names_do_not_overreach(query: str) -> None:
+    assert not match_query(compile_query(query), _PLACES).matched
+
+
+def test_country_code_resolves_names_aliases_and_codes() -> None:
+    assert country_code("Syria") == "SY"
+    assert country_code("the Netherlands") == "NL"
+    assert country_code("U.K.") == "GB"
+    assert country_code("us") == "US"
+    assert country_code("sy") == "SY"
+    assert country_code("Aleppo") is None
+    assert country_code("ÄÖ") is None

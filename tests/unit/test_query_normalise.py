@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import string
+
+import snowballstemmer
+
+from pipeline.stages.query import normalise
 from pipeline.stages.query.document import FieldIndex
 from pipeline.stages.query.normalise import compound_key, fold, joinable, stem, tokenize, words
 
@@ -73,3 +79,31 @@ def test_metadata_segments_do_not_run_together() -> None:
     index = FieldIndex(["World news", "Business"], "segments")
     assert "newsbusiness" not in index.word_positions
     assert index.sentence(index.word_positions["business"][0]) == "Business"
+
+
+def test_stem_shortcut_agrees_with_snowball() -> None:
+    reference = snowballstemmer.stemmer("english")
+    endings = normalise._STEM_ENDINGS
+    assert endings is not None and "ing" in endings
+    rng = random.Random(11)
+    alphabet = string.ascii_lowercase + "y'0é"
+    candidates = {
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10))) for _ in range(8_000)
+    }
+    candidates |= {
+        "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(0, 6)))
+        + rng.choice(endings)
+        + rng.choice(["", "s", "y", "ly", "e"])
+        for _ in range(8_000)
+    }
+    shortcut = 0
+    for word in candidates:
+        normalise.clear_caches()  # compare the computed stem, not a cached one
+        assert stem(word) == reference.stemWord(word), word
+        shortcut += not word.endswith(endings)
+    assert shortcut > 2_000  # the shortcut path really was exercised
+
+
+def test_words_shortcut_matches_tokenize() -> None:
+    for text in ("flood", "Floods2024", "ÉVACUATION", "cease-fire", "x", "ABC'S"):
+        assert words(text) == [word for word, _, _ in tokenize(text)]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate, chain, islice
 
 from pipeline.stages.query.model import MatchDocument
 from pipeline.stages.query.normalise import (
+    GAP_AND_TOKEN,
     LONG_KEY,
     MIN_SPACED_PART,
     SHORT_KEY,
-    TOKEN,
     fold,
     joinable,
     stem,
@@ -68,37 +69,50 @@ class FieldIndex:
         self.stem_positions = self._stem_positions()
 
     def _add_segment(self, segment: str, offset: int) -> None:
-        words, starts, pairs = self.words, self.starts, self.pairs
-        word_positions = self.word_positions
         # Lower-casing up front is the fast path; it keeps offsets unless a letter expands.
         source = segment.lower()
         if len(source) != len(segment):
             source = segment
-        previous = ""
-        previous_end = -1
-        for match in TOKEN.finditer(source):
-            word = match.group()
-            if not word.isascii() or "'" in word or source is segment:
-                word = fold(word)
-                if not word:
-                    continue
-            start, end = match.span()
-            position = len(words)
-            if previous_end >= 0:
-                gap = source[previous_end:start]
-                if gap == " ":
-                    if len(previous) >= MIN_SPACED_PART and len(word) >= MIN_SPACED_PART:
-                        pairs.append((position - 1, previous + word))
-                elif len(gap) <= 2 and joinable(gap, previous, word):
-                    pairs.append((position - 1, previous + word))
-            words.append(word)
-            starts.append(offset + start)
+        found: list[tuple[str, str]] = GAP_AND_TOKEN.findall(source)
+        if not found:
+            return
+        gaps: Sequence[str]
+        raw: Sequence[str]
+        gaps, raw = zip(*found, strict=True)  # gaps[i] is the text before raw[i]
+        if source is segment or "'" in source or not source.isascii():
+            words = [
+                word if word.isascii() and "'" not in word and source is not segment else fold(word)
+                for word in raw
+            ]
+            if "" in words:
+                words, raw, gaps = _drop_empty(words, raw, gaps)
+        else:
+            words = list(raw)
+        base = len(self.words)
+        self.words.extend(words)
+        # Each word starts after the gap and word lengths before it; accumulate runs in C.
+        lengths = chain.from_iterable(zip(map(len, gaps), map(len, raw), strict=True))
+        self.starts.extend(islice(accumulate(lengths, initial=offset), 1, None, 2))
+        word_positions = self.word_positions
+        for position, word in enumerate(words, base):
             spots = word_positions.get(word)
             if spots is None:
                 word_positions[word] = [position]
             else:
                 spots.append(position)
-            previous, previous_end = word, end
+        self.pairs.extend(
+            [
+                (position, left + right)
+                for position, left, right, gap in zip(
+                    range(base, base + len(words)), words, words[1:], gaps[1:], strict=False
+                )
+                if (
+                    len(left) >= MIN_SPACED_PART and len(right) >= MIN_SPACED_PART
+                    if gap == " "
+                    else len(gap) <= 2 and joinable(gap, left, right)
+                )
+            ]
+        )
 
     def _stem_positions(self) -> dict[str, list[int]]:
         positions: dict[str, list[int]] = {}
@@ -159,6 +173,25 @@ class FieldIndex:
                 self._sentences = _segment_spans(self.text)
         found = sentence_at(self._sentences, self.starts[position])
         return found.text if found is not None else ""
+
+
+def _drop_empty(
+    words: list[str], raw: Sequence[str], gaps: Sequence[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """Leave out tokens that fold to nothing, moving them into the next word's gap."""
+    kept_words: list[str] = []
+    kept_raw: list[str] = []
+    kept_gaps: list[str] = []
+    carried = ""
+    for word, token, gap in zip(words, raw, gaps, strict=True):
+        if word:
+            kept_words.append(word)
+            kept_raw.append(token)
+            kept_gaps.append(carried + gap)
+            carried = ""
+        else:
+            carried += gap + token
+    return kept_words, kept_raw, kept_gaps
 
 
 def _segment_spans(text: str) -> list[Sentence]:

@@ -2,14 +2,15 @@
 
 Each rule is reduced to a "required any-of" set of index keys: a document can only match the
 rule if it contains at least one of them. A document's words, stems, joined compounds and
-word prefixes select candidate rules through three dictionaries; only candidates (plus rules
-with no usable key, e.g. only figure thresholds) are evaluated exactly, sharing one
+word prefixes, as kind-tagged keys, select candidate rules through one dictionary; other
+required key sets then drop candidates with cheap set checks, and only the survivors (plus
+rules with no usable key, e.g. only figure thresholds) are evaluated exactly, sharing one
 normalised document and one leaf-result cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 from pipeline.stages.query.document import DocumentIndex
@@ -20,8 +21,13 @@ from pipeline.stages.query.normalise import LONG_KEY, SHORT_KEY, compound_key
 from pipeline.stages.query.syntax import TEXT_FIELDS, CompiledQuery
 
 K = TypeVar("K", bound=Hashable)
-Key = tuple[str, str]  # ("stem" | "word" | "prefix" | "pair", value)
-KeySet = frozenset[Key]
+# An index key is its kind's letter then its value: "s" stem, "w" folded word, "p" word
+# prefix, "c" first letters of a joined compound pair ("sflood", "pevacu", "cairst").
+Key = str
+# Keys of which a document must contain at least one. Tuples, not frozensets: hundreds of
+# thousands of them stay alive, and the garbage collector stops tracking tuples of strings.
+KeySet = tuple[Key, ...]
+STEM, WORD, PREFIX, PAIR = "s", "w", "p", "c"
 
 # Function words are poor keys: nearly every article contains them.
 _COMMON = frozenset(
@@ -42,74 +48,100 @@ class RuleMatcher(Generic[K]):
         self._keys: list[K] = []
         self._roots: list[Node] = []
         counts: dict[Key, int] = {}
+        # Leaf options by id(leaf): the roots keep every leaf alive, and ids hash faster
+        # than the frozen dataclasses do.
+        leaf_options: dict[int, list[KeySet] | None] = {}
+        # Each rule's required key sets, or None until costs are known (rules with an OR,
+        # whose cheapest alternative depends on how common each key is).
+        rule_options: list[list[KeySet] | None] = []
         for key, query in rules:
+            root = query.root
             self._keys.append(key)
-            self._roots.append(query.root)
-            for leaf in _leaves(query.root):
-                for keys in _leaf_options(leaf) or ():
-                    for item in keys:
-                        counts[item] = counts.get(item, 0) + 1
+            self._roots.append(root)
+            has_or = _count_leaves(root, leaf_options, counts)
+            rule_options.append(None if has_or else _and_options(root, leaf_options))
+        costs: dict[KeySet, float] = {}
 
         def cost(keys: KeySet) -> float:
-            return _cost(keys, counts)
+            found = costs.get(keys)
+            if found is None:
+                found = costs[keys] = _cost(keys, counts)
+            return found
 
-        options = [_options(root, cost) for root in self._roots]
-        # One dictionary from a kind-tagged key ("s" stem, "w" word, "p" prefix, "c" compound
-        # pair) to the rules indexed under it.
-        self._index: dict[str, list[int]] = {}
+        # From an index key to the rule numbers indexed under it; a lone rule is stored as
+        # a bare int, which saves a list (and garbage-collector work) per rare key.
+        self._index: dict[Key, int | list[int]] = {}
         self._always: list[int] = []
         # Other required key sets of each rule: a candidate missing one of them is dropped
         # before exact evaluation (Lucene Monitor's multipass idea, as cheap set lookups).
-        self._verify: list[tuple[frozenset[str], ...]] = []
-        for number, rule_options in enumerate(options):
-            if not rule_options:
+        self._verify: list[tuple[KeySet, ...]] = []
+        index = self._index
+        for number, root in enumerate(self._roots):
+            options = rule_options[number]
+            if options is None:
+                options = _options(root, cost, leaf_options)
+            if not options:
                 self._always.append(number)
                 self._verify.append(())
                 continue
-            chosen = min(rule_options, key=cost)
+            chosen = options[0] if len(options) == 1 else min(options, key=cost)
             for item in chosen:
-                self._index.setdefault(_tag(item), []).append(number)
+                existing = index.get(item)
+                if existing is None:
+                    index[item] = number
+                elif type(existing) is int:
+                    index[item] = [existing, number]
+                else:
+                    existing.append(number)  # type: ignore[union-attr]
+            if len(options) == 1:
+                self._verify.append(())
+                continue
             self._verify.append(
                 tuple(
-                    frozenset(_tag(item) for item in keys)
-                    for keys in set(rule_options)
-                    if keys != chosen and not any(kind == "prefix" for kind, _ in keys)
+                    keys
+                    for keys in dict.fromkeys(options)
+                    if keys != chosen and not any(item[0] == PREFIX for item in keys)
                 )
             )
-        self._prefix_lengths = sorted(
-            {len(tagged) - 1 for tagged in self._index if tagged.startswith("p")}
-        )
+        self._prefix_lengths = sorted({len(key) - 1 for key in index if key[0] == PREFIX})
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def candidates(self, index: DocumentIndex) -> list[int]:
         """Numbers of the rules that may match the document, in rule order."""
-        present: set[str] = set()
-        prefixes: set[str] = set()
-        lengths = self._prefix_lengths
-        for name in TEXT_FIELDS:
-            field = index.field(name)
-            present.update(["s" + value for value in field.stem_positions])
-            present.update(["w" + value for value in field.word_positions])
-            present.update(["c" + joined[:SHORT_KEY] for _, joined in field.pairs])
-            present.update(["c" + joined[:LONG_KEY] for _, joined in field.pairs])
-            for length in lengths:
-                prefixes.update(
-                    ["p" + value[:length] for value in field.word_positions if len(value) >= length]
-                )
+        title, text = (index.field(name) for name in TEXT_FIELDS)
+        words = title.word_positions.keys() | text.word_positions.keys()
+        pair_keys = {joined[:SHORT_KEY] for _, joined in (*title.pairs, *text.pairs)}
+        pair_keys.update([joined[:LONG_KEY] for _, joined in (*title.pairs, *text.pairs)])
+        present = {STEM + value for value in title.stem_positions.keys() | text.stem_positions}
+        present.update([WORD + value for value in words])
+        present.update([PAIR + value for value in pair_keys])
+        prefixes = {
+            PREFIX + value[:length]
+            for length in self._prefix_lengths
+            for value in words
+            if len(value) >= length
+        }
         selected: set[int] = set(self._always)
-        lookup = self._index.get
-        for key in (*present, *prefixes):
-            rules = lookup(key)
-            if rules:
-                selected.update(rules)
+        add, update = selected.add, selected.update
+        index_keys, rules_of = self._index.keys(), self._index.__getitem__
+        # A view & a smaller set runs over the set in C: only keys that select rules
+        # reach the Python loop.
+        for key in (index_keys & present) | (index_keys & prefixes):
+            rules = rules_of(key)
+            if type(rules) is int:
+                add(rules)
+            else:
+                update(rules)  # type: ignore[arg-type]
         verify = self._verify
-        return [
-            number
-            for number in sorted(selected)
-            if all(not keys.isdisjoint(present) for keys in verify[number])
-        ]
+        disjoint = present.isdisjoint
+        found: list[int] = []
+        for number in sorted(selected):
+            checks = verify[number]
+            if not checks or not any(map(disjoint, checks)):
+                found.append(number)
+        return found
 
     def match(self, doc: MatchDocument) -> dict[K, MatchResult]:
         """Results of the rules that matched ``doc`` (others are left out), in rule order."""
@@ -122,82 +154,107 @@ class RuleMatcher(Generic[K]):
         return matched
 
 
-def _options(node: Node, cost: Callable[[KeySet], float]) -> list[KeySet] | None:
+def _count_leaves(
+    root: Node, leaf_options: dict[int, list[KeySet] | None], counts: dict[Key, int]
+) -> bool:
+    """Record the options of every leaf and count their keys; True if the tree has an OR."""
+    has_or = False
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, And):
+            stack.extend(node.required)
+            stack.extend(node.prohibited)
+        elif isinstance(node, Or):
+            has_or = True
+            stack.extend(node.alternatives)
+        else:
+            number = id(node)
+            if number in leaf_options:
+                options = leaf_options[number]
+            else:
+                options = leaf_options[number] = _leaf_options(node)
+            for keys in options or ():
+                for item in keys:
+                    counts[item] = counts.get(item, 0) + 1
+    return has_or
+
+
+def _and_options(root: Node, leaf_options: dict[int, list[KeySet] | None]) -> list[KeySet] | None:
+    """:func:`_options` of a leaf or an AND of leaves (``[]`` if none); else ``None``."""
+    if not isinstance(root, And):
+        return leaf_options[id(root)] or []
+    found: list[KeySet] = []
+    for child in root.required:
+        if isinstance(child, And | Or):
+            return None
+        found.extend(leaf_options[id(child)] or ())
+    return found
+
+
+def _options(
+    node: Node, cost: Callable[[KeySet], float], leaf_options: dict[int, list[KeySet] | None]
+) -> list[KeySet] | None:
     """Key sets that every matching document must each hit at least once; None if none."""
     if isinstance(node, And):
         found: list[KeySet] = []
         for child in node.required:
-            found.extend(_options(child, cost) or ())
+            found.extend(_options(child, cost, leaf_options) or ())
         return found or None
     if isinstance(node, Or):
-        union: set[Key] = set()
+        union: dict[Key, None] = {}
         for child in node.alternatives:
-            child_options = _options(child, cost)
+            child_options = _options(child, cost, leaf_options)
             if not child_options:
                 return None
             # Any one required set of each alternative is sound; the cheapest keeps it tight.
             cheapest: KeySet = min(child_options, key=cost)
-            union.update(cheapest)
-        return [frozenset(union)]
-    return _leaf_options(node)
-
-
-def _leaves(node: Node) -> Iterator[Node]:
-    if isinstance(node, And):
-        for child in (*node.required, *node.prohibited):
-            yield from _leaves(child)
-    elif isinstance(node, Or):
-        for child in node.alternatives:
-            yield from _leaves(child)
-    else:
-        yield node
+            union.update(dict.fromkeys(cheapest))
+        return [tuple(union)]
+    return leaf_options[id(node)]
 
 
 def _leaf_options(node: Node) -> list[KeySet] | None:
     if not isinstance(node, Term | Phrase | Prefix | Proximity):
         return None
-    if not set(node.fields) <= set(TEXT_FIELDS):
+    if not set(node.fields) <= _TEXT_FIELDS:
         return None
     if isinstance(node, Term):
         if node.joined is None:
             return [_word_keys(node.words[0], node.stems[0])]
         # "cease-fire" needs every word in sequence, or the closed spelling.
-        closed = ("stem", node.joined)
-        return [frozenset({("stem", word_stem), closed}) for word_stem in node.stems]
+        closed = STEM + node.joined
+        return [tuple(dict.fromkeys((STEM + word_stem, closed))) for word_stem in node.stems]
     if isinstance(node, Phrase):
-        return [frozenset({("word", word)}) for word in node.words]
+        return [(WORD + word,) for word in node.words]
     if isinstance(node, Prefix):
-        return [frozenset({("prefix", node.prefix)})]
+        return [(PREFIX + node.prefix,)]
     return [
         _word_keys(word, word_stem) for word, word_stem in zip(node.words, node.stems, strict=True)
     ]
+
+
+_TEXT_FIELDS = frozenset(TEXT_FIELDS)
 
 
 def _word_keys(word: str, word_stem: str) -> KeySet:
     """A single word matches its stem or, as a compound, a joined pair sharing its key."""
     key = compound_key(word)
     if key is None:
-        return frozenset({("stem", word_stem)})
-    return frozenset({("stem", word_stem), ("pair", key)})
-
-
-def _tag(key: Key) -> str:
-    return _TAGS[key[0]] + key[1]
-
-
-_TAGS = {"stem": "s", "word": "w", "prefix": "p", "pair": "c"}
+        return (STEM + word_stem,)
+    return (STEM + word_stem, PAIR + key)
 
 
 def _cost(keys: KeySet, counts: dict[Key, int]) -> float:
     total = 0.0
     for key in keys:
-        value = key[1]
+        value = key[1:]
         weight = counts.get(key, 0) + 1.0
         if value in _COMMON:
             weight *= 1000
         elif len(value) <= 3:
             weight *= 4
-        if key[0] == "prefix":
+        if key[0] == PREFIX:
             weight *= 2
         total += weight
     return total

@@ -15,6 +15,7 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
 from luqum.thread import parse
 
+from pipeline.stages.query.countries import country_code
 from pipeline.stages.query.errors import QueryError
 from pipeline.stages.query.nodes import (
     And,
@@ -30,6 +31,7 @@ from pipeline.stages.query.nodes import (
     TopicCode,
 )
 from pipeline.stages.query.normalise import stem, words
+from pipeline.stages.query.quickparse import parse_simple
 
 MAX_QUERY_CHARS = 2_000
 MAX_DEPTH = 16
@@ -60,7 +62,6 @@ KNOWN_FIELDS = frozenset(TEXT_FIELDS + META_FIELDS + FIGURE_FIELDS)
 _AT_POSITION = re.compile(r"unexpected\s+'(.*)' at position (\d+)", re.DOTALL)
 _ILLEGAL = re.compile(r"Illegal character '(.*)' at position (\d+)", re.DOTALL)
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
-_COUNTRY = re.compile(r"[A-Za-z]{2}")
 _TOPIC_CODE = re.compile(r"(?:[a-z]+:)?\d+")
 
 
@@ -80,16 +81,28 @@ class _Negative:
     position: int
 
 
-def compile_tree(query: str) -> CompiledQuery:
-    """Validate ``query`` and build its tree; raises :class:`QueryError`."""
+def compile_tree(query: str, *, quick: bool = True) -> CompiledQuery:
+    """Validate ``query`` and build its tree; raises :class:`QueryError`.
+
+    ``quick`` tries :func:`parse_simple` first; ``quick=False`` always parses with luqum.
+    """
     if not query.strip():
         raise QueryError("empty query", 0)
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", MAX_QUERY_CHARS)
     _check_depth(query)
-    parsed = _parse(query)
-    compiler = _Compiler()
-    node = compiler.convert(parsed, None)
+    if quick:
+        parsed = parse_simple(query)
+        if parsed is not None:
+            try:
+                return _compile_parsed(query, parsed)
+            except QueryError:
+                pass  # luqum's tree carries the positions the error message needs
+    return _compile_parsed(query, _parse(query))
+
+
+def _compile_parsed(query: str, parsed: tree.Item) -> CompiledQuery:
+    node = _Compiler().convert(parsed, None)
     if isinstance(node, _Negative):
         raise QueryError(
             "the query has only excluded terms (NOT/-), which would match every article; "
@@ -106,6 +119,8 @@ def compile_cached(query: str) -> CompiledQuery:
 
 
 def _check_depth(query: str) -> None:
+    if query.count("(") <= MAX_DEPTH:
+        return  # cannot nest deeper than the number of open parentheses
     depth = 0
     in_phrase = False
     escaped = False
@@ -239,9 +254,11 @@ class _Compiler:
             return _language(item)
         if field == "topic" and _looks_like_topic_code(item):
             return self._topic_code(item, _plain(item))
-        if field == "place" and isinstance(item, tree.Word) and _COUNTRY.fullmatch(item.value):
-            country = Country(item.value.upper(), item.value)
-            return Or((country, _word(item, ("place",))))
+        if field == "place":
+            country = _country(item)
+            if country is not None:
+                plain = _phrase(item, ("place",)) if isinstance(item, tree.Phrase) else None
+                return Or((country, plain or _word(item, ("place",))))
         fields = (field,) if field is not None else TEXT_FIELDS
         if isinstance(item, tree.Proximity):
             return _proximity(item, fields)
@@ -259,10 +276,15 @@ class _Compiler:
 
 def _plain(item: tree.Item) -> str:
     if isinstance(item, tree.Phrase):
-        return item.unescaped_value[1:-1].strip()
+        return _unescaped(item)[1:-1].strip()
     if isinstance(item, tree.Term):
-        return item.unescaped_value
+        return _unescaped(item)
     return str(item).strip()
+
+
+def _unescaped(item: tree.Term) -> str:
+    """``item.unescaped_value``, without its regular expression when there is no escape."""
+    return item.value if "\\" not in item.value else item.unescaped_value
 
 
 def _looks_like_topic_code(item: tree.Item) -> bool:
@@ -276,20 +298,21 @@ def _word(item: tree.Word, fields: tuple[str, ...]) -> Node:
     if "?" in value.replace("\\?", "") or "*" in value.replace("\\*", "")[:-1]:
         raise QueryError("wildcards are only supported at the end of a word (evacu*)", item.pos)
     if value.endswith("*") and not value.endswith("\\*"):
-        parts = words(item.unescaped_value[:-1])
+        parts = words(_unescaped(item)[:-1])
         if len(parts) != 1 or len(parts[0]) < MIN_PREFIX:
             raise QueryError(
                 f"a prefix needs one word of at least {MIN_PREFIX} letters before '*'", item.pos
             )
         return Prefix(fields, parts[0], value)
-    parts = words(item.unescaped_value)
+    unescaped = _unescaped(item)
+    parts = words(unescaped)
     if not parts:
         raise QueryError(f"'{value}' has no letters or digits to search for", item.pos)
     if len(parts) > MAX_PHRASE_WORDS:
         raise QueryError(f"more than {MAX_PHRASE_WORDS} words in one term", item.pos)
     joined = stem("".join(parts)) if len(parts) > 1 else None
     stems = tuple(stem(part) for part in parts)
-    return Term(fields, tuple(parts), stems, joined, item.unescaped_value)
+    return Term(fields, tuple(parts), stems, joined, unescaped)
 
 
 def _phrase(item: tree.Phrase, fields: tuple[str, ...]) -> Phrase:
@@ -316,6 +339,20 @@ def _proximity(item: tree.Proximity, fields: tuple[str, ...]) -> Node:
     label = str(item).strip()
     stems = tuple(stem(part) for part in parts)
     return Proximity(fields, tuple(parts), stems, item.degree, label)
+
+
+def _country(item: tree.Item) -> Country | None:
+    """The country a ``place:`` value names (code, name or alias), if it names one."""
+    if isinstance(item, tree.Word):
+        value = item.value
+        if "*" in value or "?" in value:
+            return None
+    elif isinstance(item, tree.Phrase):
+        value = item.value
+    else:
+        return None
+    code = country_code(_plain(item))
+    return Country(code, value) if code is not None else None
 
 
 def _language(item: tree.Item) -> Language:
