@@ -223,6 +223,9 @@ def fetch_article(article_id: int, rt: Runtime) -> str:
         except FetchError as exc:
             # Not retried: the feed's own text now is worth more than the full page later.
             reason = f"page unavailable: {exc}"
+        except Exception as exc:  # never leave an article stuck on an unexpected failure
+            log.exception("page fetch failed", extra={"article_id": article_id})
+            reason = f"page unavailable: {type(exc).__name__}: {exc}"
     with session_scope(rt.store_url) as session:
         article = session.get(Article, article_id)
         if article is None:
@@ -277,10 +280,10 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
     now = rt.now()
     report = ProcessReport(article_id=article_id, fetch_status=fetch_status)
     with session_scope(rt.store_url) as session:
+        store.lock_story_assignment(session)
         article = session.get(Article, article_id)
         if article is None or article.processed_at is not None:
             return report
-        store.lock_story_assignment(session)
         story_id = _assign_story(session, title, signature)
         article.story_id = story_id
         article.title = title
@@ -538,6 +541,9 @@ def deliver_alert(alert_id: int, rt: Runtime) -> str:
                 duration_ms=result.duration_ms,
             )
         )
+        if alert.status != "sending":
+            # Replayed or reopened while this attempt ran: keep the record, not the verdict.
+            return alert.status
         alert.attempts += 1
         alert.claimed_until = None
         outcome = classify_attempt(
@@ -619,6 +625,8 @@ def deliver_notification(notification_id: int, rt: Runtime) -> str:
                 duration_ms=result.duration_ms,
             )
         )
+        if note.status != "sending":
+            return note.status
         note.attempts += 1
         note.claimed_until = None
         outcome = classify_attempt(
@@ -645,8 +653,12 @@ def deliver_notification(notification_id: int, rt: Runtime) -> str:
 
 
 def send_digests(rt: Runtime) -> list[int]:
-    """For every digest rule whose period has closed: one message per channel, held alerts
-    marked "digested". Unique keys make a second run (or a second beat) harmless."""
+    """For every digest rule whose period has closed: one message per channel.
+
+    The held alerts go into the digest and are marked "digested" only by the run that
+    created the period's digest (unique keys make a second run or a second beat harmless);
+    an alert that committed after its period's digest was built waits for the next one.
+    """
     now = rt.now()
     created: list[int] = []
     with session_scope(rt.store_url) as session:
@@ -665,52 +677,49 @@ def send_digests(rt: Runtime) -> list[int]:
                 )
                 .order_by(col(Alert.id))
             ).all()
-            if not held:
-                continue
-            rule_info = {"id": rule.id, "name": rule.name, "query": rule.query}
-            digest = build_digest(rule_info, [json.loads(a.payload) for a in held], start, end)
-            body = alert_stage.encode_payload(digest)
-            title, text = digest_text(digest)
-            message_id = digest["data"]["webhook_id"]
-            targets = [
-                ("webhook", rule.webhook_url, body, ""),
-                *(("apprise", target, text, title) for target in (rule.channels or [])),
-            ]
-            for index, (channel, target, content, subject) in enumerate(targets):
-                inserted = store.insert_ignore(
-                    session,
-                    Notification,
-                    {
-                        "rule_id": rule.id,
-                        "period_start": start,
-                        "period_end": end,
-                        "channel": channel,
-                        "target": target,
-                        "message_id": message_id if index == 0 else f"{message_id}_c{index}",
-                        "title": subject,
-                        "body": content,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    },
-                )
-                if inserted:
-                    created.append(
-                        int(
-                            session.exec(
-                                select(Notification.id).where(
-                                    col(Notification.rule_id) == rule.id,
-                                    col(Notification.channel) == channel,
-                                    col(Notification.target) == target,
-                                    col(Notification.period_start) == start,
-                                )
-                            ).one()  # type: ignore[arg-type]
-                        )
-                    )
-            for alert in held:
-                alert.status = "digested"
-                session.add(alert)
+            if held:
+                created += _create_digest(session, rule, list(held), start, end, now)
+    return created
+
+
+def _create_digest(
+    session: Session, rule: Rule, held: list[Alert], start: Any, end: Any, now: Any
+) -> list[int]:
+    rule_info = {"id": rule.id, "name": rule.name, "query": rule.query}
+    digest = build_digest(rule_info, [json.loads(a.payload) for a in held], start, end)
+    title, text = digest_text(digest)
+    message_id = digest["data"]["webhook_id"]
+    targets = [
+        ("webhook", rule.webhook_url, alert_stage.encode_payload(digest), ""),
+        *(("apprise", target, text, title) for target in (rule.channels or [])),
+    ]
+    created: list[int] = []
+    for index, (channel, target, content, subject) in enumerate(targets):
+        values = {
+            "rule_id": rule.id,
+            "period_start": start,
+            "period_end": end,
+            "channel": channel,
+            "target": target,
+            "message_id": message_id if index == 0 else f"{message_id}_c{index}",
+            "title": subject,
+            "body": content,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        if not store.insert_ignore(session, Notification, values):
+            if index == 0:
+                return []  # this period was already sent; late alerts wait for the next
+            continue
+        note_id = session.exec(
+            select(Notification.id).where(col(Notification.message_id) == values["message_id"])
+        ).one()
+        created.append(int(note_id))  # type: ignore[arg-type]
+    for alert in held:
+        alert.status = "digested"
+        session.add(alert)
     return created
 
 
@@ -773,6 +782,36 @@ def enable_endpoint(rt: Runtime, ref: str) -> Rule:
         return rule
 
 
+MAX_ARTICLE_RELAYS = 5
+
+
+def relay_stuck_articles(rt: Runtime) -> tuple[list[int], list[int]]:
+    """Articles whose task was lost or failed: (ids to fetch, ids to process) again.
+
+    After MAX_ARTICLE_RELAYS tries an article is stored with the feed's text and the reason,
+    so one poisonous page cannot loop forever, and its alerts (if any) are still created.
+    """
+    lease = timedelta(seconds=rt.settings.claim_lease)
+    to_fetch: list[int] = []
+    to_process: list[int] = []
+    with session_scope(rt.store_url) as session:
+        stuck = store.stuck_article_ids(session, rt.now(), lease, rt.settings.feeds_per_tick)
+        for article_id, fetch_status, tries in stuck:
+            if fetch_status == "pending" and tries < MAX_ARTICLE_RELAYS:
+                to_fetch.append(article_id)
+            elif tries < MAX_ARTICLE_RELAYS:
+                to_process.append(article_id)
+            else:
+                article = session.get(Article, article_id)
+                if article is not None:
+                    article.page_html = None
+                    article.fetch_status = "fallback"
+                    article.fetch_reason = f"gave up on the page after {tries} tries"
+                    session.add(article)
+                    to_process.append(article_id)
+    return to_fetch, to_process
+
+
 def relay_due_alerts(rt: Runtime) -> list[int]:
     """Outbox relay: ids of alerts due for a (re)send, including ones whose task was lost."""
     with session_scope(rt.store_url) as session:
@@ -812,6 +851,12 @@ def list_feeds(rt: Runtime) -> list[Feed]:
 def remove_feed(rt: Runtime, ref: str) -> Feed:
     with session_scope(rt.store_url) as session:
         feed = _feed(session, ref)
+        scoped = session.exec(select(Rule).where(col(Rule.feed_id) == feed.id)).all()
+        for rule in scoped:
+            # A rule scoped to a removed feed must not start matching every feed.
+            rule.enabled, rule.updated_at = False, store.utcnow()
+            session.add(rule)
+            log.warning("rule disabled: its feed was removed", extra={"rule_id": rule.id})
         session.delete(feed)
         return feed
 
@@ -839,7 +884,7 @@ def add_rule(
     if mode not in DIGEST_MODES:
         raise ConfigError(f"rule {name!r}: mode must be one of {', '.join(DIGEST_MODES)}")
     targets = []
-    for target in channels or []:
+    for target in dict.fromkeys(channels or []):
         try:
             targets.append(validate_target("apprise", target))
         except ValueError as exc:
@@ -852,7 +897,7 @@ def add_rule(
     default_secret = rt.settings.webhook_secret
     chosen = secret or (default_secret.get_secret_value() if default_secret else None)
     try:
-        chosen = alert_stage.validate_secret(chosen) if chosen else alert_stage.generate_secret()
+        chosen = alert_stage.validate_secret(chosen) if chosen else None
     except ValueError as exc:
         raise ConfigError(f"rule {name!r}: {exc}") from exc
     with session_scope(rt.store_url) as session:
@@ -862,10 +907,20 @@ def add_rule(
             if found is None:
                 raise NotFoundError(f"rule {name!r}: no feed {feed!r}")
             feed_id = found.id
-        rule = store.find_rule(session, name) if not name.isdigit() else None
+        rule = session.exec(select(Rule).where(col(Rule.name) == name)).first()
         if rule is None:
-            rule = Rule(name=name, query=query, webhook_url=webhook_url, secret=chosen)
-        rule.query, rule.webhook_url, rule.secret = query, webhook_url, chosen
+            new_secret = chosen or alert_stage.generate_secret()
+            rule = Rule(name=name, query=query, webhook_url=webhook_url, secret=new_secret)
+        elif chosen and chosen not in (rule.secret, *(rule.previous_secrets or [])):
+            rule.secret = chosen  # an explicit new secret; otherwise the stored one stays
+        if rule.mode != "immediate" and mode == "immediate" and rule.id is not None:
+            # Leaving digest mode: alerts held for a digest are sent one by one instead.
+            for held in session.exec(
+                select(Alert).where(col(Alert.rule_id) == rule.id, col(Alert.status) == "held")
+            ).all():
+                held.status, held.next_attempt_at = "pending", store.utcnow()
+                session.add(held)
+        rule.query, rule.webhook_url = query, webhook_url
         rule.feed_id, rule.enabled, rule.updated_at = feed_id, enabled, store.utcnow()
         rule.mode, rule.channels = mode, targets
         session.add(rule)

@@ -149,6 +149,25 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return upper
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+        if driver not in ("sqlite", "postgresql+psycopg"):
+            raise ValueError(
+                f"unsupported database {driver!r}: use sqlite:///path or "
+                "postgresql+psycopg://user:password@host/db"
+            )
+        return value
+
     @field_validator("http_allow_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:

@@ -27,6 +27,7 @@ TASK_ROUTES = {
     "newswatch.relay_due_alerts": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
     "newswatch.deliver_notification": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
     "newswatch.send_digests": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
+    "newswatch.relay_stuck_articles": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
 }
 
 
@@ -61,6 +62,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "refresh-due-feeds": {
                 "task": "newswatch.refresh_due_feeds",
+                "schedule": timedelta(seconds=settings.beat_interval),
+                "options": {"expires": settings.beat_interval * 3},
+            },
+            "relay-stuck-articles": {
+                "task": "newswatch.relay_stuck_articles",
                 "schedule": timedelta(seconds=settings.beat_interval),
                 "options": {"expires": settings.beat_interval * 3},
             },

@@ -373,7 +373,8 @@ def _parse_period(text: str) -> Any:
     number, unit = text[:-1], text[-1:].lower()
     if unit not in units or not number.isdigit():
         raise ConfigError(f"invalid period {text!r}: use a number and m, h, d or w (e.g. 7d)")
-    return timedelta(**{units[unit]: int(number)})
+    period = timedelta(**{units[unit]: min(int(number), 10**6)})
+    return min(period, timedelta(days=36500))
 
 
 def _count_articles(rt: Any, period: Any) -> int:
@@ -592,8 +593,13 @@ def main() -> None:
 
 def _known_failure(exc: Exception) -> str | None:
     """One line for failures of the environment a user can fix (database unreachable…)."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
+    if isinstance(exc, ArgumentError):
+        return f"invalid database URL: {exc}"
+    if isinstance(exc, IntegrityError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        return f"conflicting change, nothing was saved: {first}"
     if isinstance(exc, OperationalError | ProgrammingError):
         from pipeline.settings import _mask_password
 

@@ -104,6 +104,17 @@ def relay_due_alerts(self: Task) -> int:
     return len(alert_ids) + len(notification_ids)
 
 
+@app.task(name="newswatch.relay_stuck_articles", bind=True)
+def relay_stuck_articles(self: Task) -> int:
+    found = _run(self, lambda: services.relay_stuck_articles(get_runtime()))
+    to_fetch, to_process = found or ([], [])
+    for article_id in to_fetch:
+        fetch_article.delay(article_id)
+    for article_id in to_process:
+        process_article.delay(article_id)
+    return len(to_fetch) + len(to_process)
+
+
 @app.task(name="newswatch.send_digests", bind=True)
 def send_digests(self: Task) -> int:
     notification_ids = _run(self, lambda: services.send_digests(get_runtime())) or []

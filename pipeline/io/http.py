@@ -112,9 +112,29 @@ class DestinationGuard:
             return False
         if any(address in net for net in self._allow_nets):
             return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
+        embedded = _embedded_ipv4(address)
+        if embedded is not None and embedded != address:
+            return self.is_blocked(host, embedded)
         return not address.is_global or address.is_multicast
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(address: IPAddress) -> IPAddress | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo, NAT64), if any:
+    a private IPv4 must not slip through the guard wrapped in a global-looking IPv6."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if any(address in net for net in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 class _GuardedBackend(httpcore.SyncBackend):
@@ -240,6 +260,9 @@ class HttpClient:
             request = self._client.build_request(
                 method, url, headers=dict(headers or {}), content=body, timeout=timeout
             )
+        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+            raise BlockedDestinationError(f"invalid URL {url!r}: {exc}") from exc
+        try:
             response = self._client.send(request, stream=True)
             try:
                 payload = self._read_capped(response, url, deadline)

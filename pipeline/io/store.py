@@ -22,6 +22,8 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long a relayed outbox row or article waits before the relay enqueues it again.
+RELAY_LEASE = timedelta(seconds=60)
 
 
 def utcnow() -> datetime:
@@ -70,6 +72,9 @@ class Article(SQLModel, table=True):
     story_id: int | None = Field(default=None, foreign_key="stories.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = None
+    # The relay re-enqueues articles whose processing was lost; it counts its tries.
+    relayed_at: datetime | None = None
+    relay_count: int = Field(default=0)
 
 
 class Story(SQLModel, table=True):
@@ -397,6 +402,33 @@ def article_feeds(session: Session, article_id: int) -> list[Feed]:
     )
 
 
+def stuck_article_ids(
+    session: Session, now: datetime, lease: timedelta, limit: int
+) -> list[tuple[int, str, int]]:
+    """Articles whose processing should have finished a lease ago: (id, fetch_status, tries).
+
+    Marks them relayed now, so the next tick does not enqueue them again at once.
+    """
+    rows = session.exec(
+        select(Article.id, Article.fetch_status, Article.relay_count)
+        .where(
+            col(Article.processed_at).is_(None),
+            col(Article.created_at) < now - lease,
+            col(Article.relayed_at).is_(None) | (col(Article.relayed_at) < now - lease),
+        )
+        .order_by(col(Article.id))
+        .limit(limit)
+    ).all()
+    found = [(int(i), str(status), int(count)) for i, status, count in rows if i is not None]
+    if found:
+        session.execute(
+            update(Article)
+            .where(col(Article.id).in_([i for i, _, _ in found]))
+            .values(relayed_at=now, relay_count=Article.relay_count + 1)
+        )
+    return found
+
+
 # --- stories ----------------------------------------------------------------------------
 
 
@@ -478,11 +510,21 @@ def due_outbox_ids(session: Session, model: Outbox, now: datetime, limit: int) -
     )
     rows = session.exec(
         select(model.id)
-        .where(col(model.status) == "pending", col(model.next_attempt_at) <= now)
+        .where(
+            col(model.status) == "pending",
+            col(model.next_attempt_at) <= now,
+            # A row the relay enqueued a moment ago is not enqueued again until its task ran.
+            (col(model.claimed_until).is_(None)) | (col(model.claimed_until) < now),
+        )
         .order_by(col(model.next_attempt_at))
         .limit(limit)
     ).all()
-    return [int(r) for r in rows if r is not None]
+    ids = [int(r) for r in rows if r is not None]
+    if ids:
+        session.execute(
+            update(model).where(col(model.id).in_(ids)).values(claimed_until=now + RELAY_LEASE)
+        )
+    return ids
 
 
 def due_alert_ids(session: Session, now: datetime, limit: int) -> list[int]:

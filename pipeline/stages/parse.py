@@ -14,7 +14,7 @@ from calendar import timegm
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 import lxml.html
@@ -85,7 +85,10 @@ def html_to_text(fragment: str) -> str:
 def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     """Parse feed bytes fetched from ``url`` with the response ``headers``."""
     response_headers = {k.lower(): v for k, v in headers.items()}
-    response_headers.setdefault("content-location", url)
+    # feedparser resolves relative links against this; a relative header would leave them so.
+    response_headers["content-location"] = urljoin(
+        url, response_headers.get("content-location", "")
+    )
     parsed = feedparser.parse(
         io.BytesIO(strip_declarations(body)),
         response_headers=response_headers,
@@ -98,7 +101,14 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
         problem = f"{type(exc).__name__}: {' '.join(str(exc).split())}" if exc else "malformed feed"
     if not parsed.entries and not parsed.feed and problem:
         raise ValueError(f"not a feed ({problem})")
-    entries = [entry for raw in parsed.entries if (entry := _entry(raw, url)) is not None]
+    entries = []
+    for raw in parsed.entries:
+        try:
+            entry = _entry(raw, url)
+        except ValueError:  # one entry with an unusable link must not cost the others
+            continue
+        if entry is not None:
+            entries.append(entry)
     return ParsedFeed(title=str(parsed.feed.get("title", "")), entries=entries, problem=problem)
 
 

@@ -35,6 +35,9 @@ def _is_abbreviation(text: str, dot_index: int) -> bool:
     while word_start > 0 and not text[word_start - 1].isspace():
         word_start -= 1
     word = text[word_start:dot_index].lower().lstrip("(\"'\u201c\u2018")
+    if word in ("no", "nos"):
+        # "No. 10" abbreviates number; "said no." ends a sentence.
+        return text[dot_index + 1 : dot_index + 3].strip()[:1].isdigit()
     if word in _ABBREVIATIONS:
         return True
     # Single capital initials ("J. Smith") are not sentence ends.

@@ -360,3 +360,81 @@ def test_channels_are_validated_when_the_rule_is_saved(rt: Runtime) -> None:
         services.add_rule(rt, "x", "a", "https://h.example/", channels=["nonsense://x"])
     with pytest.raises(ConfigError, match="mode"):
         services.add_rule(rt, "x", "a", "https://h.example/", mode="weekly")
+
+
+def test_lost_article_tasks_are_relayed(rt: Runtime, site: SiteServer, clock: Clock) -> None:
+    feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    report = services.refresh_feed(int(feed.id), rt)  # type: ignore[arg-type]
+    assert len(report.new_article_ids) == 3  # ... and every follow-up task is lost
+    assert services.relay_stuck_articles(rt) == ([], [])  # not overdue yet
+    clock.advance(seconds=rt.settings.claim_lease + 1)
+    to_fetch, to_process = services.relay_stuck_articles(rt)
+    assert sorted(to_fetch) == sorted(report.new_article_ids) and to_process == []
+    assert services.relay_stuck_articles(rt) == ([], [])  # not again at once
+    for article_id in to_fetch:
+        services.fetch_article(article_id, rt)
+    clock.advance(seconds=rt.settings.claim_lease + 1)
+    assert sorted(services.relay_stuck_articles(rt)[1]) == sorted(report.new_article_ids)
+    for article_id in report.new_article_ids:
+        services.process_article(article_id, rt)
+    clock.advance(seconds=rt.settings.claim_lease + 1)
+    assert services.relay_stuck_articles(rt) == ([], [])
+
+
+def test_relay_does_not_enqueue_the_same_alert_every_tick(
+    rt: Runtime, site: SiteServer, clock: Clock
+) -> None:
+    services.add_rule(rt, "evac", "evacuation", "http://127.0.0.1:9/x")
+    feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    (alert_id,) = _poll_all(rt, int(feed.id))  # type: ignore[arg-type]
+    assert services.relay_due_alerts(rt) == [alert_id]
+    assert services.relay_due_alerts(rt) == []  # queued a moment ago
+    clock.advance(seconds=61)
+    assert services.relay_due_alerts(rt) == [alert_id]  # that task was lost too
+
+
+def test_config_sync_keeps_the_stored_secret(rt: Runtime) -> None:
+    first = services.add_rule(rt, "r", "ceasefire", "https://h.example/x")
+    again = services.add_rule(rt, "r", "ceasefire OR truce", "https://h.example/x")
+    assert again.secret == first.secret and again.query == "ceasefire OR truce"
+    rotated = services.rotate_secret(rt, "r")
+    synced = services.add_rule(rt, "r", "ceasefire", "https://h.example/x", first.secret)
+    assert synced.secret == rotated.secret  # a sync does not undo a rotation
+    numeric = services.add_rule(rt, "123", "a", "https://h.example/x")
+    assert services.add_rule(rt, "123", "b", "https://h.example/x").id == numeric.id
+
+
+def test_removing_a_feed_disables_rules_scoped_to_it(rt: Runtime, site: SiteServer) -> None:
+    services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    services.add_rule(rt, "scoped", "evacuation", "https://h.example/x", feed="alpha")
+    services.remove_feed(rt, "alpha")
+    (rule,) = services.list_rules(rt)
+    assert rule.enabled is False
+
+
+def test_an_alert_committed_after_its_digest_goes_in_the_next(
+    rt: Runtime, site: SiteServer, clock: Clock
+) -> None:
+    services.add_rule(
+        rt,
+        "any",
+        "ceasefire OR evacuation",
+        "http://127.0.0.1:9/x",
+        mode="hourly",
+        channels=["json://127.0.0.1:9/a", "json://127.0.0.1:9/a"],
+    )
+    (rule,) = services.list_rules(rt)
+    assert rule.channels == ["json://127.0.0.1:9/a"]  # duplicates dropped
+    feed = services.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    _poll_all(rt, int(feed.id))  # type: ignore[arg-type]
+    clock.advance(hours=1)
+    assert len(services.send_digests(rt)) == 2
+    late = services.add_feed(rt, f"{site.base_url}/feeds/gamma.rss", "gamma")
+    clock.advance(minutes=-30)  # an alert stamped inside the period that was already sent
+    assert _poll_all(rt, int(late.id))  # type: ignore[arg-type]
+    clock.advance(minutes=30)
+    assert services.send_digests(rt) == []  # not lost, not sent twice: it waits
+    assert {row["status"] for row in services.list_alerts(rt)} == {"digested", "held"}
+    clock.advance(hours=1)
+    assert len(services.send_digests(rt)) == 2
+    assert {row["status"] for row in services.list_alerts(rt)} == {"digested"}

@@ -109,3 +109,8 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+
+
+def test_malformed_urls_are_refused_not_raised() -> None:
+    with pytest.raises(BlockedDestinationError, match="invalid URL"):
+        _client(lambda r: httpx.Response(200)).get("http://xn--/x")

@@ -92,3 +92,11 @@ def test_feedparser_corpus_never_crashes() -> None:
         except ValueError:
             pass  # "not a feed" is a clean, expected outcome
     assert parsed > len(files) * 0.8
+
+
+def test_one_bad_link_does_not_cost_the_other_entries() -> None:
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <item><title>a</title><link>http://h.example:99999/x</link></item>
+    <item><title>b</title><link>/relative/b</link></item></channel></rss>"""
+    parsed = parse_feed(body, {"Content-Location": "/feeds/x.rss"}, "http://f.example/feeds/x.rss")
+    assert [e.canonical_url for e in parsed.entries] == ["http://f.example/relative/b"]

@@ -34,3 +34,11 @@ def test_offsets_and_lookup() -> None:
     found = sentence_at(sentences, text.index("Second"))
     assert found is not None and found.text == "Second one."
     assert sentence_at(sentences, 10_000) is None
+
+
+def test_no_is_a_word_unless_a_number_follows() -> None:
+    assert _texts("She said no. Then he left. It was No. 10.") == [
+        "She said no.",
+        "Then he left.",
+        "It was No. 10.",
+    ]
