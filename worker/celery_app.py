@@ -59,28 +59,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "timezone": "UTC",
         "enable_utc": True,
-        "beat_schedule": {
-            "refresh-due-feeds": {
-                "task": "newswatch.refresh_due_feeds",
-                "schedule": timedelta(seconds=settings.beat_interval),
-                "options": {"expires": settings.beat_interval * 3},
-            },
-            "relay-stuck-articles": {
-                "task": "newswatch.relay_stuck_articles",
-                "schedule": timedelta(seconds=settings.beat_interval),
-                "options": {"expires": settings.beat_interval * 3},
-            },
-            "send-digests": {
-                "task": "newswatch.send_digests",
-                "schedule": timedelta(seconds=settings.beat_interval),
-                "options": {"expires": settings.beat_interval * 3},
-            },
-            "relay-due-alerts": {
-                "task": "newswatch.relay_due_alerts",
-                "schedule": timedelta(seconds=settings.beat_interval),
-                "options": {"expires": settings.beat_interval * 3},
-            },
-        },
+        "beat_schedule": beat_schedule(settings),
         "beat_schedule_filename": str((settings.data_dir / "beat-schedule").resolve()),
     }
     if settings.uses_filesystem_broker:
@@ -99,6 +78,27 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "visibility_timeout": max(3600, settings.task_time_limit * 4)
         }
     return config
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    """Ticks: polls and outbox relays every beat_interval; the slower sweeps less often."""
+    fast = timedelta(seconds=settings.beat_interval)
+    slow = timedelta(seconds=max(settings.beat_interval, 30))
+    ticks = {
+        "refresh-due-feeds": ("newswatch.refresh_due_feeds", fast),
+        "relay-due-alerts": ("newswatch.relay_due_alerts", fast),
+        "relay-stuck-articles": ("newswatch.relay_stuck_articles", slow),
+        "send-digests": ("newswatch.send_digests", slow),
+    }
+    return {
+        name: {
+            "task": task,
+            "schedule": every,
+            # A tick that waited this long is stale: the next one does the same work.
+            "options": {"expires": max(every.total_seconds() * 3, 30)},
+        }
+        for name, (task, every) in ticks.items()
+    }
 
 
 def prepare_broker(settings: Settings) -> None:

@@ -57,7 +57,10 @@ def test_retries_410_stories_and_updates(kind: str, tmp_path: Path) -> None:
                 log = tmp_path / "worker.log"
                 # Each failure is followed by a jump of the clock past the next retry time.
                 for attempt in (1, 2, 3):
-                    assert wait_until(lambda n=attempt: _attempts(b, "landslide") >= n, 90), (
+                    recorded = wait_until(
+                        lambda n=attempt: _attempts(b, "landslide") >= n, 90, interval=3
+                    )
+                    assert recorded, (
                         f"attempt {attempt} was never recorded; log:\n{log.read_text()[-3000:]}"
                     )
                     advance(11 * 3600)
@@ -77,9 +80,11 @@ def test_retries_410_stories_and_updates(kind: str, tmp_path: Path) -> None:
             first, second = (a.payload["data"] for a in flaky.verified)
             assert first["story"]["kind"] == "new" and second["story"]["kind"] == "update"
             assert first["story"]["id"] == second["story"]["id"]
-            assert [
-                (r["from"], r["to"]) for r in second["story"]["changes"]["revised_figures"]
-            ] == [(301, 412)]
+            revised = second["story"]["changes"]["revised_figures"]
+            assert [(r["category"], r["from"], r["to"]) for r in revised] == [
+                ("killed", 23, 31),
+                ("injured", 301, 412),
+            ]
             assert flaky.rejected == [] and gone.requests == 1
 
             dead = [

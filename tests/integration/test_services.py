@@ -88,7 +88,7 @@ def test_one_alert_per_story_and_one_more_for_a_revised_figure(
 
         update = services.add_feed(rt, f"{site.base_url}/stories/courier-update.rss", "update")
         update_alerts = _poll_all(rt, int(update.id))  # type: ignore[arg-type]
-        assert len(update_alerts) == 1, "a revised injured count alerts once more"
+        assert len(update_alerts) == 1, "a revised death toll alerts once more"
 
         for alert_id in alert_ids + update_alerts:
             assert services.deliver_alert(alert_id, rt) == "delivered"
@@ -98,7 +98,10 @@ def test_one_alert_per_story_and_one_more_for_a_revised_figure(
         assert second["story"]["kind"] == "update"
         assert second["story"]["id"] == first["story"]["id"]
         revised = second["story"]["changes"]["revised_figures"]
-        assert [(r["category"], r["from"], r["to"]) for r in revised] == [("injured", 301, 412)]
+        assert [(r["category"], r["from"], r["to"]) for r in revised] == [
+            ("killed", 23, 31),
+            ("injured", 301, 412),
+        ]
         listed = services.list_stories(rt)
         story = next(s for s in listed if s["id"] == first["story"]["id"])
         assert len(story["articles"]) == 4 and len(story["alerts"]) == 2
