@@ -457,3 +457,20 @@ def test_event_nouns_outrank_nearby_cues() -> None:
 
 def test_age_in_apposition_after_a_common_noun() -> None:
     assert extract_figures("Police said the driver, 52, was arrested at the scene.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "gold"),
+    [
+        # a change and a level are not a range
+        ("The stock fell 6 percent to $31.50 on Monday.", [(6, "percent"), (31.5, "money")]),
+        ("Four climbers were rushed to hospital with frostbite.", [(4, "injured")]),
+        ("Bandits seized 35 villagers in a night raid.", [(35, "kidnapped")]),
+        ("Police seized 40 vehicles at the border.", [(40, "count")]),
+        ("Of the 52 people on board, only 9 survived.", [(52, "people"), (9, "people")]),
+        ("Some 300 people were rescued and evacuated to camps.", [(300, "evacuated")]),
+        ("The party won 41 of the 90 seats.", [(41, "count"), (90, "count")]),
+    ],
+)
+def test_general_fixes(text: str, gold: list[tuple[float, str]]) -> None:
+    assert sorted((f.value, f.category) for f in extract_figures(text)) == sorted(gold)

@@ -107,3 +107,23 @@ def test_zero_after_a_determiner_does_not_crash() -> None:
 def test_percentage_points_are_percent_and_spanned_whole() -> None:
     (span,) = find_numbers("It fell by 0.3 percentage points.")
     assert (span.value, span.kind, span.text) == (0.3, "percent", "0.3 percentage points")
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "currency"),
+    [
+        ("Rs 6,000", 6000, "INR"),
+        ("Rs. 40 crore", 400_000_000, "INR"),
+        ("Rs750", 750, "INR"),
+        ("KSh 2 billion", 2e9, "KES"),
+        ("Rp 15,000", 15000, "IDR"),
+    ],
+)
+def test_currency_abbreviations(text: str, value: float, currency: str) -> None:
+    (span,) = find_numbers(text)
+    assert (span.value, span.kind, span.currency, span.text) == (value, "money", currency, text)
+
+
+def test_abbreviation_needs_a_word_boundary() -> None:
+    (span,) = find_numbers("Mrs 5")
+    assert span.kind == "number"

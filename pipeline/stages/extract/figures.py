@@ -87,7 +87,7 @@ for _category, _cues in {
         hospitalized maimed""",
     "missing": "missing unaccounted",
     "kidnapped": """kidnapped kidnapping kidnap abducted abducting abduction hostages hostage
-        captive captives""",
+        captive captives seized snatched""",
     "arrested": """arrested arresting arrest arrests detained detaining detainees detention
         custody apprehended jailed imprisoned""",
     "evacuated": """evacuated evacuate evacuating evacuation evacuations evacuees evacuee bused
@@ -98,6 +98,8 @@ for _category, _cues in {
         idp refuge displacements relocation relocations""",
     "affected": """affected affecting affects infected need needing needs stranded without
         require requiring lack lacking""",
+    # Survivors are counted people with no harm to report ("only 2 survived").
+    "people": "survived survive survives rescued",
     "count": """destroyed destroying damaged damaging collapsed razed flattened burned burnt
         torched submerged flooded""",
 }.items():
@@ -128,6 +130,9 @@ _PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("held", "captive"), "kidnapped"),
     (("taken", "hostage"), "kidnapped"),
     (("in", "need"), "affected"),
+    (("to", "hospital"), "injured"),
+    (("in", "hospital"), "injured"),
+    (("to", "hospitals"), "injured"),
 )
 _PHRASES_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
 for _phrase, _phrase_category in _PHRASES:
@@ -516,6 +521,8 @@ def _range_bounds(lower: NumberSpan, upper: NumberSpan) -> NumberSpan | None:
     if upper.value <= lower.value:
         return None
     bounds = (lower, upper)
+    if len({b.kind for b in bounds} - {"number"}) > 1:
+        return None  # "fell 8 percent to $14.20": a change and a level, not a range
     kind = next((b.kind for b in bounds if b.kind != "number"), "number")
     currency = next((b.currency for b in bounds if b.currency), None)
     return replace(lower, kind=kind, currency=currency)
@@ -600,7 +607,7 @@ def _scan(
                     found = _cue_at(items, i - back, carry_ok)
                     if found and i - back + found[1] - 1 == i:
                         cue = found
-        if cue and cue[0] == "affected" and step > 0 and i + 2 < len(items):
+        if cue and cue[0] in ("affected", "people") and step > 0 and i + 2 < len(items):
             # "affected and evacuated": the specific event wins over the generic one.
             better = _cue_at(items, i + 2, carry_ok) if items[i + 1].low == "and" else None
             if better is not None:
@@ -714,6 +721,7 @@ def _sentence_figures(
                 value_max=value_max,
             )
         )
+    _share_nouns(items, candidates)
     _link_subgroups(text, items, candidates)
     _categorise(items, candidates, bool(_CARRY_CONTEXT.search(sentence.text)))
     offset = len(figures)
@@ -803,6 +811,25 @@ def _share_equivalents(items: list[_Item], candidates: list[_Candidate]) -> None
         for one, other in ((a, b), (b, a)):
             if one.category == "people" and other.category not in (None, "people"):
                 one.category = other.category
+
+
+_OF_THE = _words("the its their these those")
+
+
+def _share_nouns(items: list[_Item], candidates: list[_Candidate]) -> None:
+    """ "312 of the 543 seats": the part counts what the whole counts."""
+    by_item = {c.item: c for c in candidates}
+    for c in candidates:
+        k = c.item
+        if c.noun is not None or c.category is not None or k + 3 >= len(items):
+            continue
+        if items[k + 1].low != "of" or items[k + 2].low not in _OF_THE:
+            continue
+        whole = by_item.get(k + 3)
+        if whole is None or whole.noun is None or whole.span.value <= c.span.value:
+            continue
+        c.noun, c.noun_class, c.noun_event = whole.noun, whole.noun_class, whole.noun_event
+        c.noun_end = whole.noun_end
 
 
 def _link_subgroups(text: str, items: list[_Item], candidates: list[_Candidate]) -> None:

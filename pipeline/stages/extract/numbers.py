@@ -97,6 +97,7 @@ _CURRENCY_SYMBOLS = {
     "$": "USD", "US$": "USD", "A$": "AUD", "AU$": "AUD", "C$": "CAD", "CA$": "CAD",
     "HK$": "HKD", "NZ$": "NZD", "S$": "SGD", "R$": "BRL", "€": "EUR", "£": "GBP",
     "¥": "JPY", "₹": "INR", "₦": "NGN", "₩": "KRW", "₽": "RUB", "₺": "TRY", "₱": "PHP",
+    "Rs": "INR", "Rs.": "INR", "Rp": "IDR", "Rp.": "IDR", "KSh": "KES", "Tk": "BDT",
 }  # fmt: skip
 _CURRENCY_CODES = frozenset(
     """USD EUR GBP JPY CNY RMB INR CHF AUD CAD NZD HKD SGD SEK NOK DKK PLN CZK HUF RUB UAH TRY
@@ -125,9 +126,11 @@ _SPACED_SUFFIX = re.compile(r"[ \t]+(?P<mult>[kKMG])(?![A-Za-z0-9'])")
 _DECIMAL_COMMA = re.compile(r",(\d{1,2})(?![\d])(?!,\d)")
 _SLASH_FRACTION = re.compile(r"/(\d{1,3})(?![\d/])")
 _GLUED = re.compile(r"[\w.]+")
+_GLUED_CURRENCY = re.compile(r"\b(?:Rs|Rp|KSh|Tk)$")
 _HYPHEN_GAP = re.compile(r"\s*[-\u2010\u2011\u2013]\s*")
 _CURRENCY_BEFORE = re.compile(
-    r"(?:(?P<sym>(?:US|AU?|CA?|HK|NZ|S|R)?\$|[€£¥₹₦₩₽₺₱])|\b(?P<code>[A-Z]{3}))\s?$"
+    r"(?:(?P<sym>(?:US|AU?|CA?|HK|NZ|S|R)?\$|[€£¥₹₦₩₽₺₱]|\b(?:Rs|Rp)\.?|\b(?:KSh|Tk))"
+    r"|\b(?P<code>[A-Z]{3}))\s?$"
 )
 _CURRENCY_AFTER = re.compile(r"\s?(?:(?P<code>[A-Z]{3})\b|(?:US\s)?(?P<word>[a-z]+)\b)")
 # "percentage points" is a percent figure too (a change in a rate), spanned whole.
@@ -200,6 +203,8 @@ def _free(text: str, pos: int) -> bool:
     number is real.
     """
     if not pos or not text[pos - 1].isalpha():
+        return True
+    if _GLUED_CURRENCY.search(text, max(0, pos - 4), pos):
         return True
     word = re.search(r"[A-Za-z]+$", text[max(0, pos - 20) : pos])
     letters = word.group(0) if word else ""
