@@ -16,6 +16,9 @@ build the same tree, :mod:`pipeline.stages.query.quickparse`; limits in
   two swapped neighbours cost 2. Never across title and text.
 - Default operator AND; ``+x`` required; ``-x``/``NOT x`` excluded. NOT/- may not be an OR
   alternative, and a query of only exclusions is refused (it would match everything).
+- OR beside AND/implicit AND with no parentheses follows Lucene's clause rule, not luqum's
+  precedence: an OR makes both neighbours optional, and optional clauses beside a required
+  one do not filter (``a b OR c`` matches like ``a``), see :mod:`pipeline.stages.query.clauses`.
 - Unfielded terms search title then text; fields: title, text, feed (names/URLs), lang
   (``en`` also matches ``en-GB``), topic (code, bare number, or label words), place (a
   place name, or a country: alpha-2 code, name or everyday alias such as ``Syria``, ``UK``,

@@ -105,3 +105,14 @@ def test_field_names_are_case_insensitive() -> None:
 
 def test_boost_is_accepted_and_ignored() -> None:
     assert compile_query("flood^2").root == compile_query("flood").root
+
+
+def test_or_beside_and_follows_lucene_clause_rule() -> None:
+    # Lucene with default AND: an OR makes both neighbours optional; optional beside required
+    # clauses do not filter, so only the required ones remain.
+    assert compile_query("flood rain OR storm").root == compile_query("flood").root
+    assert compile_query("flood AND rain OR storm").root == compile_query("flood").root
+    assert compile_query("flood OR rain storm").root == compile_query("storm").root
+    assert compile_query("flood OR rain AND storm").root == compile_query("rain storm").root
+    mixed = compile_query("flood OR rain storm -drill").root
+    assert mixed == compile_query("storm -drill").root

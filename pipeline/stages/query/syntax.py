@@ -15,6 +15,7 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
 from luqum.thread import parse
 
+from pipeline.stages.query.clauses import Conjunction, flatten, is_mixed, occurs
 from pipeline.stages.query.countries import country_code
 from pipeline.stages.query.errors import QueryError
 from pipeline.stages.query.nodes import (
@@ -177,6 +178,8 @@ class _Compiler:
             if isinstance(inner, _Negative):
                 raise QueryError("double negation is not supported", item.pos)
             return _Negative((inner,), item.pos or 0)
+        if isinstance(item, tree.BaseOperation) and is_mixed(sequence := flatten(item)):
+            return self._mixed(sequence, field, item.pos or 0)
         if isinstance(item, tree.OrOperation):
             return self._or(item, field)
         if isinstance(item, tree.AndOperation | tree.UnknownOperation | tree.BoolOperation):
@@ -201,6 +204,34 @@ class _Compiler:
         if len(required) == 1 and not prohibited:
             return required[0]
         return And(tuple(required), tuple(prohibited))
+
+    def _mixed(
+        self, sequence: list[tuple[Conjunction, tree.Item]], field: str | None, position: int
+    ) -> Node | _Negative:
+        """OR beside AND: Lucene's left-to-right clause rule (see clauses.py)."""
+        must: list[Node] = []
+        should: list[Node] = []
+        must_not: list[Node] = []
+        for occur, operand in occurs(sequence):
+            node = self.convert(operand, field)
+            if isinstance(node, _Negative):
+                if occur != "must":
+                    raise QueryError(
+                        "a negative group cannot be optional or negated; add parentheses",
+                        operand.pos,
+                    )
+                must_not.extend(node.clauses)
+            else:
+                {"must": must, "should": should, "must_not": must_not}[occur].append(node)
+        if must:
+            # Optional clauses beside required ones never decide a match in Lucene.
+            if len(must) == 1 and not must_not:
+                return must[0]
+            return And(tuple(must), tuple(must_not))
+        if not should:
+            return _Negative(tuple(must_not), position)
+        either = should[0] if len(should) == 1 else Or(tuple(should))
+        return And((either,), tuple(must_not)) if must_not else either
 
     def _or(self, item: tree.OrOperation, field: str | None) -> Node:
         alternatives: list[Node] = []
