@@ -500,108 +500,43 @@ def _matcher(rt: Runtime) -> tuple[RuleMatcher[int], dict[int, dict[str, Any]]]:
 
 def deliver_alert(alert_id: int, rt: Runtime) -> str:
     """Claim, sign, POST and record one attempt. Returns the alert's status afterwards."""
-    now = rt.now()
-    with session_scope(rt.store_url) as session:
-        if not store.claim_alert(
-            session, alert_id, now, timedelta(seconds=rt.settings.claim_lease)
-        ):
-            alert = session.get(Alert, alert_id)
-            return alert.status if alert else "missing"
-        alert = session.get(Alert, alert_id)
-        rule = session.get(Rule, alert.rule_id) if alert else None
-        if alert is None or rule is None:
-            return "missing"
-        message = OutgoingMessage(
-            webhook_id=alert.webhook_id, body=alert.payload, title="", text=""
-        )
-        target, secrets = rule.webhook_url, [rule.secret, *(rule.previous_secrets or [])]
-        disabled = rule.disabled_at is not None
-
-    if disabled:
-        result = SendResult(
-            None, "the rule's webhook endpoint is disabled", None, 0, permanent=True
-        )
-    else:
-        result = get_transport("webhook").send(
-            target, secrets, message, rt.http, rt.settings.webhook_timeout
-        )
-    finished = rt.now()
-
-    with session_scope(rt.store_url) as session:
-        alert = session.get(Alert, alert_id)
-        rule = session.get(Rule, alert.rule_id) if alert else None
-        if alert is None or rule is None:
-            return "missing"
-        session.add(
-            DeliveryAttempt(
-                alert_id=alert_id,
-                attempted_at=finished,
-                status_code=result.status_code,
-                error=result.error,
-                duration_ms=result.duration_ms,
-            )
-        )
-        if alert.status != "sending":
-            # Replayed or reopened while this attempt ran: keep the record, not the verdict.
-            return alert.status
-        alert.attempts += 1
-        alert.claimed_until = None
-        outcome = classify_attempt(
-            finished,
-            alert.attempts,
-            result.status_code,
-            result.error,
-            result.retry_after,
-            permanent=result.permanent,
-        )
-        if outcome.status == "delivered":
-            alert.status, alert.delivered_at, alert.last_error = "delivered", finished, None
-            rule.consecutive_failures = 0
-        else:
-            alert.last_error = (outcome.error or "")[:2000]
-            if not disabled:
-                rule.consecutive_failures += 1
-            if outcome.next_attempt_at is None:
-                alert.status = "dead"
-            else:
-                alert.status, alert.next_attempt_at = "pending", outcome.next_attempt_at
-            if outcome.disable_endpoint and rule.disabled_at is None:
-                rule.disabled_at, rule.disabled_reason = finished, outcome.error
-                log.error(
-                    "webhook endpoint disabled",
-                    extra={"rule_id": rule.id, "reason": outcome.error},
-                )
-        session.add(alert)
-        session.add(rule)
-        log.info(
-            "delivery attempt",
-            extra={
-                "alert_id": alert_id,
-                "status_code": result.status_code,
-                "outcome": alert.status,
-            },
-        )
-        return alert.status
+    return _deliver(Alert, alert_id, rt)
 
 
 def deliver_notification(notification_id: int, rt: Runtime) -> str:
-    """Like deliver_alert, for a channel message or a digest (same policy and records)."""
+    """The same for a channel message or a digest (same policy and records)."""
+    return _deliver(Notification, notification_id, rt)
+
+
+def _outgoing(row: Alert | Notification) -> tuple[str, str, OutgoingMessage]:
+    """(channel, target placeholder, message) of an outbox row; alerts go to the webhook."""
+    if isinstance(row, Alert):
+        message = OutgoingMessage(webhook_id=row.webhook_id, body=row.payload, title="", text="")
+        return "webhook", "", message
+    message = OutgoingMessage(
+        webhook_id=row.message_id, body=row.body, title=row.title, text=row.body
+    )
+    return row.channel, row.target, message
+
+
+def _deliver(model: type[Alert] | type[Notification], row_id: int, rt: Runtime) -> str:
+    """One attempt for one outbox row: claim, send through its transport, record, decide."""
     now = rt.now()
     lease = timedelta(seconds=rt.settings.claim_lease)
     with session_scope(rt.store_url) as session:
-        if not store.claim_outbox(session, Notification, notification_id, now, lease):
-            found = session.get(Notification, notification_id)
+        if not store.claim_outbox(session, model, row_id, now, lease):
+            found = _outbox_row(session, model, row_id)
             return found.status if found else "missing"
-        note = session.get(Notification, notification_id)
-        rule = session.get(Rule, note.rule_id) if note else None
-        if note is None or rule is None:
+        row = _outbox_row(session, model, row_id)
+        rule = session.get(Rule, row.rule_id) if row else None
+        if row is None or rule is None:
             return "missing"
-        channel, target = note.channel, note.target
-        message = OutgoingMessage(
-            webhook_id=note.message_id, body=note.body, title=note.title, text=note.body
-        )
+        channel, target, message = _outgoing(row)
+        target = target or rule.webhook_url
         secrets = [rule.secret, *(rule.previous_secrets or [])]
-        disabled = channel == "webhook" and rule.disabled_at is not None
+        webhook = channel == "webhook"
+        disabled = webhook and rule.disabled_at is not None
+
     if disabled:
         result = SendResult(
             None, "the rule's webhook endpoint is disabled", None, 0, permanent=True
@@ -611,45 +546,74 @@ def deliver_notification(notification_id: int, rt: Runtime) -> str:
             target, secrets, message, rt.http, rt.settings.webhook_timeout
         )
     finished = rt.now()
+
     with session_scope(rt.store_url) as session:
-        note = session.get(Notification, notification_id)
-        rule = session.get(Rule, note.rule_id) if note else None
-        if note is None or rule is None:
+        row = _outbox_row(session, model, row_id)
+        rule = session.get(Rule, row.rule_id) if row else None
+        if row is None or rule is None:
             return "missing"
+        link = {"alert_id": row_id} if model is Alert else {"notification_id": row_id}
         session.add(
             DeliveryAttempt(
-                notification_id=notification_id,
+                **link,
                 attempted_at=finished,
                 status_code=result.status_code,
                 error=result.error,
                 duration_ms=result.duration_ms,
             )
         )
-        if note.status != "sending":
-            return note.status
-        note.attempts += 1
-        note.claimed_until = None
+        if row.status != "sending":
+            # Replayed or reopened while this attempt ran: keep the record, not the verdict.
+            return row.status
+        row.attempts += 1
+        row.claimed_until = None
         outcome = classify_attempt(
             finished,
-            note.attempts,
+            row.attempts,
             result.status_code,
             result.error,
             result.retry_after,
             permanent=result.permanent,
         )
         if outcome.status == "delivered":
-            note.status, note.delivered_at, note.last_error = "delivered", finished, None
+            row.status, row.delivered_at, row.last_error = "delivered", finished, None
         else:
-            note.last_error = (outcome.error or "")[:2000]
+            row.last_error = (outcome.error or "")[:2000]
             if outcome.next_attempt_at is None:
-                note.status = "dead"
+                row.status = "dead"
             else:
-                note.status, note.next_attempt_at = "pending", outcome.next_attempt_at
-            if outcome.disable_endpoint and channel == "webhook" and rule.disabled_at is None:
-                rule.disabled_at, rule.disabled_reason = finished, outcome.error
-                session.add(rule)
-        session.add(note)
-        return note.status
+                row.status, row.next_attempt_at = "pending", outcome.next_attempt_at
+        if webhook and not disabled:
+            _record_endpoint_health(rule, outcome, finished)
+            session.add(rule)
+        session.add(row)
+        log.info(
+            "delivery attempt",
+            extra={
+                "outbox": model.__tablename__,
+                "row_id": row_id,
+                "status_code": result.status_code,
+                "outcome": row.status,
+            },
+        )
+        return row.status
+
+
+def _outbox_row(
+    session: Session, model: type[Alert] | type[Notification], row_id: int
+) -> Alert | Notification | None:
+    return session.get(model, row_id)  # type: ignore[return-value]
+
+
+def _record_endpoint_health(rule: Rule, outcome: Any, when: Any) -> None:
+    """Consecutive failures of the rule's webhook endpoint; a 410 switches it off."""
+    if outcome.status == "delivered":
+        rule.consecutive_failures = 0
+        return
+    rule.consecutive_failures += 1
+    if outcome.disable_endpoint and rule.disabled_at is None:
+        rule.disabled_at, rule.disabled_reason = when, outcome.error
+        log.error("webhook endpoint disabled", extra={"rule_id": rule.id, "reason": outcome.error})
 
 
 def send_digests(rt: Runtime) -> list[int]:
@@ -815,7 +779,7 @@ def relay_stuck_articles(rt: Runtime) -> tuple[list[int], list[int]]:
 def relay_due_alerts(rt: Runtime) -> list[int]:
     """Outbox relay: ids of alerts due for a (re)send, including ones whose task was lost."""
     with session_scope(rt.store_url) as session:
-        return store.due_alert_ids(session, rt.now(), rt.settings.alerts_per_tick)
+        return store.due_outbox_ids(session, Alert, rt.now(), rt.settings.alerts_per_tick)
 
 
 # --- catalogue: feeds and rules ---------------------------------------------------------

@@ -497,10 +497,6 @@ def claim_outbox(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def claim_alert(session: Session, alert_id: int, now: datetime, lease: timedelta) -> bool:
-    return claim_outbox(session, Alert, alert_id, now, lease)
-
-
 def due_outbox_ids(session: Session, model: Outbox, now: datetime, limit: int) -> list[int]:
     """Rows the relay should (re)enqueue; sending claims whose lease ran out are reopened."""
     session.execute(
@@ -525,10 +521,6 @@ def due_outbox_ids(session: Session, model: Outbox, now: datetime, limit: int) -
             update(model).where(col(model.id).in_(ids)).values(claimed_until=now + RELAY_LEASE)
         )
     return ids
-
-
-def due_alert_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    return due_outbox_ids(session, Alert, now, limit)
 
 
 def list_alerts(session: Session, status: str | None, limit: int) -> Sequence[Alert]:

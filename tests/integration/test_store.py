@@ -111,12 +111,12 @@ def test_alert_claim_and_lease_expiry(store_url: str) -> None:
         s.flush()
         alert_id = alert.id
     with session_scope(store_url) as s:
-        assert store.claim_alert(s, alert_id, now, timedelta(seconds=30))  # type: ignore[arg-type]
+        assert store.claim_outbox(s, Alert, alert_id, now, timedelta(seconds=30))  # type: ignore[arg-type]
     with session_scope(store_url) as s:
-        assert not store.claim_alert(s, alert_id, now, timedelta(seconds=30))  # type: ignore[arg-type]
-        assert store.due_alert_ids(s, now, 10) == []
+        assert not store.claim_outbox(s, Alert, alert_id, now, timedelta(seconds=30))  # type: ignore[arg-type]
+        assert store.due_outbox_ids(s, Alert, now, 10) == []
     with session_scope(store_url) as s:  # the worker died: after the lease the relay reopens it
-        assert store.due_alert_ids(s, now + timedelta(seconds=31), 10) == [alert_id]
+        assert store.due_outbox_ids(s, Alert, now + timedelta(seconds=31), 10) == [alert_id]
 
 
 def test_feed_guid_is_unique_per_feed(store_url: str) -> None:

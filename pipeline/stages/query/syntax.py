@@ -15,6 +15,7 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
 from luqum.thread import parse
 
+from pipeline.stages.extract.figures import FIGURE_CATEGORIES
 from pipeline.stages.query.clauses import Conjunction, flatten, is_mixed, occurs
 from pipeline.stages.query.countries import country_code
 from pipeline.stages.query.errors import QueryError
@@ -44,20 +45,7 @@ MIN_PREFIX = 2
 
 TEXT_FIELDS = ("title", "text")
 META_FIELDS = ("feed", "lang", "topic", "place")
-FIGURE_FIELDS = (
-    "killed",
-    "injured",
-    "missing",
-    "kidnapped",
-    "arrested",
-    "evacuated",
-    "displaced",
-    "affected",
-    "people",
-    "count",
-    "money",
-    "percent",
-)
+FIGURE_FIELDS = FIGURE_CATEGORIES
 KNOWN_FIELDS = frozenset(TEXT_FIELDS + META_FIELDS + FIGURE_FIELDS)
 
 _AT_POSITION = re.compile(r"unexpected\s+'(.*)' at position (\d+)", re.DOTALL)
