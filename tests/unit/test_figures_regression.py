@@ -1,4 +1,11 @@
-"""Held-out check of figure extraction on sentences written for this test (not from corpora)."""
+"""Regression set for figure extraction: sentences written for this test (not from corpora).
+
+Not held-out: the batch was written blind, but the extractor was then fixed for what it exposed
+(commit 8a58bb2: currency prefixes, ranges, hospital, seized, survivors, 'of the' parts), so its
+score says nothing about unseen text. Every sentence passes today and must keep passing.
+"""
+
+from __future__ import annotations
 
 from collections import Counter
 
@@ -7,7 +14,7 @@ from pipeline.stages.extract.figures import extract_figures
 Gold = tuple[tuple[float, str], ...]
 
 # Written by hand in wire-copy style; each with its expected (value, category) multiset.
-HELDOUT: list[tuple[str, Gold]] = [
+REGRESSION: list[tuple[str, Gold]] = [
     (
         "At least 23 people were killed and 41 injured when a bus plunged into a ravine "
         "in northern Peru, police said.",
@@ -240,11 +247,11 @@ def _key(value: float, category: str) -> tuple[float, str]:
     return (round(float(value), 4), category)
 
 
-def score_heldout() -> tuple[int, int, int, list[str]]:
-    """True positives, predicted and gold totals over HELDOUT, plus one line per miss."""
+def score_regression() -> tuple[int, int, int, list[str]]:
+    """True positives, predicted and gold totals over REGRESSION, plus one line per miss."""
     tp = predicted = gold_total = 0
     misses: list[str] = []
-    for sentence, gold in HELDOUT:
+    for sentence, gold in REGRESSION:
         want = Counter(_key(v, c) for v, c in gold)
         got = Counter(_key(f.value, f.category) for f in extract_figures(sentence))
         hit = sum((want & got).values())
@@ -257,21 +264,15 @@ def score_heldout() -> tuple[int, int, int, list[str]]:
     return tp, predicted, gold_total, misses
 
 
-def test_heldout_sentences_are_many_and_varied() -> None:
-    assert len(HELDOUT) >= 80
-    assert sum(1 for _, gold in HELDOUT if not gold) >= 12
-
-
-def test_heldout_precision_and_recall() -> None:
-    tp, predicted, gold_total, misses = score_heldout()
-    precision = tp / predicted if predicted else 0.0
-    recall = tp / gold_total
-    assert precision >= 0.90, "\n".join(misses)
-    assert recall >= 0.85, "\n".join(misses)
+def test_every_regression_sentence_extracts_exactly_its_figures() -> None:
+    # Exact, not a precision/recall floor: the code before the fixes this set drove scored
+    # 0.976 / 0.930, above the old 0.90 / 0.85 floors, so a floor would not notice undoing them.
+    _tp, _predicted, _gold_total, misses = score_regression()
+    assert misses == [], "\n".join(misses)
 
 
 if __name__ == "__main__":
-    tp, predicted, gold_total, misses = score_heldout()
+    tp, predicted, gold_total, misses = score_regression()
     print("\n".join(misses))
     print(f"precision {tp}/{predicted} = {tp / max(predicted, 1):.3f}")
     print(f"recall    {tp}/{gold_total} = {tp / gold_total:.3f}")

@@ -1,4 +1,10 @@
-"""Held-out checks of the rule query language through the JSONL contract."""
+"""Regression checks of the rule query language through the JSONL contract.
+
+Not held-out: five of these cases (lucene-mixed-a-only, lucene-and-or-a, lucene-and-or-c,
+lucene-or-implicit-c, lucene-or-and-a) fail on the code before commit 8469f1e, which added them
+together with the compiler change (Lucene's clause rule) that makes them pass. The set has shaped
+the code it checks, so passing it is no estimate of accuracy on unseen queries.
+"""
 
 from __future__ import annotations
 
@@ -201,7 +207,7 @@ def run(query: str, article: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("case_id", "query", "article", "expected"), CASES, ids=[c[0] for c in CASES]
 )
-def test_heldout_case(
+def test_regression_case(
     case_id: str, query: str, article: dict[str, Any], expected: bool | None
 ) -> None:
     result = run(query, article)
@@ -218,6 +224,10 @@ def test_heldout_case(
             assert hit["sentence"] and hit["sentence"] in article["text"]
 
 
-def test_heldout_case_count() -> None:
-    assert len(CASES) >= 70
-    assert len({c[0] for c in CASES}) == len(CASES)
+def test_case_ids_are_unique_and_text_hit_cases_exist() -> None:
+    # A duplicated id would make pytest rename a case; a misspelt TEXT_HIT_CASES entry would
+    # silently skip its sentence checks.
+    ids = [c[0] for c in CASES]
+    assert len(set(ids)) == len(ids)
+    matching = {c[0] for c in CASES if c[3] is True}
+    assert sorted(TEXT_HIT_CASES - matching) == []
