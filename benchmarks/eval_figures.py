@@ -6,7 +6,7 @@
    ``value`` or, for a range, ``value_max``) and a category compatible with the reporting term
    (TERM_CATEGORIES below); the exact-value rate only accepts ``value``. Gold values that no
    number in the excerpt has are listed as probable gold errors (they are still scored).
-2. tests/unit/test_figures.py FIGURE_CASES and HELD_OUT_CASES: precision and recall by
+2. tests/unit/test_figures.py FIGURE_CASES and SECOND_PASS_CASES: precision and recall by
    (value, category).
 3. Speed: ms per 1,000 words on BBC articles, against a same-run baseline (split_sentences
    plus one regex pass for digits over the same texts).
@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))  # run as a plain script from any directory
 from pipeline.stages.extract.figures import extract_figures  # noqa: E402
 from pipeline.stages.extract.numbers import find_numbers  # noqa: E402
 from pipeline.stages.text import split_sentences  # noqa: E402
-from tests.unit.test_figures import FIGURE_CASES, HELD_OUT_CASES  # noqa: E402
+from tests.unit.test_figures import FIGURE_CASES, SECOND_PASS_CASES  # noqa: E402
 
 SHARED = Path(os.environ.get("NEWSWATCH_SHARED_DIR", REPO.parent / "shared"))
 DISPLACEMENT = SHARED / "corpora" / "displacement-figures"
@@ -146,7 +146,7 @@ def main() -> int:
     else:
         print(f"{DISPLACEMENT} is absent: skipped")
     score_cases("hand-written cases", FIGURE_CASES)
-    score_cases("held-out cases", HELD_OUT_CASES)
+    score_cases("second-pass cases (regression)", SECOND_PASS_CASES)
     if BBC.exists():
         measure_speed()
     return 0

@@ -34,9 +34,9 @@ from pipeline.stages.stories import (
     STORY_BANDS,
     STORY_ROWS,
     STORY_THRESHOLD,
-    StoryIndex,
     StorySignature,
     band_keys,
+    best_story,
     similarity,
     story_shingles,
     story_signature,
@@ -408,17 +408,49 @@ def _lsh_report(report: Report) -> str:
     )
 
 
+# band key -> (id, signature) of everything indexed under it: the store's story_bands table.
+BandIndex = dict[str, list[tuple[int, StorySignature]]]
+
+
+def _add(index: BandIndex, ident: int, signature: StorySignature) -> None:
+    for key in band_keys(signature):
+        index.setdefault(key, []).append((ident, signature))
+
+
+def _candidates(index: BandIndex, signature: StorySignature) -> list[tuple[int, StorySignature]]:
+    """Everything sharing a band key with ``signature``, once each, in ascending id order (the
+    order the store's candidate query returns, which decides ``best_story``'s ties)."""
+    found: dict[int, StorySignature] = {}
+    for key in band_keys(signature):
+        for ident, other in index.get(key, ()):
+            found.setdefault(ident, other)
+    return sorted(found.items(), key=lambda item: item[0])
+
+
 def _index_report(articles: list[Article]) -> str:
-    index = StoryIndex()
-    signatures: dict[str, StorySignature] = {}
-    for article in articles:
-        signatures[article.ident] = story_signature(article.title, article.text)
-        index.add(article.ident, signatures[article.ident])
-    candidates = [len(index.candidates(s)) - 1 for s in signatures.values()]
-    found = [len(index.find(s)) - 1 for s in signatures.values()]
+    signatures = [story_signature(a.title, a.text) for a in articles]
+    everything: BandIndex = {}
+    for number, signature in enumerate(signatures):
+        _add(everything, number, signature)
+    candidates: list[int] = []
+    verified: list[int] = []
+    for number, signature in enumerate(signatures):
+        others = [s for i, s in _candidates(everything, signature) if i != number]
+        candidates.append(len(others))
+        verified.append(sum(similarity(signature, s) >= STORY_THRESHOLD for s in others))
+    # The service's rule: each article in turn joins best_story among the stories so far (a
+    # story keeps its first article's signature) or starts a new one.
+    stories: BandIndex = {}
+    count = 0
+    for signature in signatures:
+        if best_story(signature, _candidates(stories, signature)) is None:
+            count += 1
+            _add(stories, count, signature)
     return (
-        f"StoryIndex over {len(index)} articles: mean {np.mean(candidates):.2f} other "
-        f"candidates per article, mean {np.mean(found):.3f} verified"
+        f"band-key index over {len(signatures)} articles: mean {np.mean(candidates):.2f} other "
+        f"candidates per article, mean {np.mean(verified):.3f} verified\n"
+        f"best_story over the articles in order: {count} stories, "
+        f"{len(signatures) - count} articles joined an earlier story"
     )
 
 

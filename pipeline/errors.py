@@ -6,6 +6,9 @@ errors into Celery retries; the CLI turns them into one-line messages.
     NewswatchError
     ├── ConfigError            bad settings, YAML or CLI input (permanent)
     ├── NotFoundError          unknown feed, rule or alert id (permanent)
+    ├── StoreError             the database refused the statement (permanent)
+    │   ├── StoreUnavailableError     unreachable, locked or busy (transient)
+    │   └── ConflictError             a unique key or reference was violated (permanent)
     └── FetchError             an outbound HTTP request failed
         ├── BlockedDestinationError   URL scheme or resolved address refused (permanent)
         ├── ResponseTooLargeError     body over the size cap (permanent)
@@ -32,6 +35,18 @@ class ConfigError(NewswatchError):
 
 
 class NotFoundError(NewswatchError):
+    permanent = True
+
+
+class StoreError(NewswatchError):
+    permanent = True
+
+
+class StoreUnavailableError(StoreError):
+    permanent = False
+
+
+class ConflictError(StoreError):
     permanent = True
 
 

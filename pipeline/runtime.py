@@ -9,19 +9,30 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from pipeline.io.http import HttpClient, HttpLimits
-from pipeline.io.store import utcnow
+from pipeline.clock import OffsetClock, utcnow
 from pipeline.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from pipeline.io.http import HttpClient
 
 
 @dataclass
 class Runtime:
+    """``http`` is built on first use from the settings unless a test passes its own, so a
+    command that never goes online does not pay for the HTTP stack."""
+
     settings: Settings
-    http: HttpClient
+    http_client: HttpClient | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+
+    @property
+    def http(self) -> HttpClient:
+        if self.http_client is None:
+            self.http_client = http_client_for(self.settings)
+        return self.http_client
 
     @property
     def store_url(self) -> str:
@@ -31,30 +42,12 @@ class Runtime:
         return self.clock()
 
 
-class OffsetClock:
-    """Wall-clock time plus the seconds written in a file (drills and end-to-end tests)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __call__(self) -> datetime:
-        try:
-            offset = float(self.path.read_text().strip() or 0)
-        except (OSError, ValueError):
-            offset = 0.0
-        return utcnow() + timedelta(seconds=offset)
-
-
 def http_client_for(settings: Settings) -> HttpClient:
-    limits = HttpLimits(
-        connect_timeout=settings.http_connect_timeout,
-        read_timeout=settings.http_read_timeout,
-        total_timeout=settings.http_total_timeout,
-        max_bytes=settings.http_max_bytes,
-        max_redirects=settings.http_max_redirects,
-        user_agent=settings.http_user_agent,
+    from pipeline.io.http import HttpClient, HttpLimits
+
+    return HttpClient(
+        limits=HttpLimits.from_settings(settings), allow_hosts=settings.http_allow_hosts
     )
-    return HttpClient(limits=limits, allow_hosts=settings.http_allow_hosts)
 
 
 _runtime: tuple[int, Runtime] | None = None
@@ -65,7 +58,7 @@ def get_runtime() -> Runtime:
     if _runtime is None or _runtime[0] != os.getpid():
         settings = get_settings()
         clock = OffsetClock(settings.clock_offset_file) if settings.clock_offset_file else utcnow
-        runtime = Runtime(settings=settings, http=http_client_for(settings), clock=clock)
+        runtime = Runtime(settings=settings, clock=clock)
         _runtime = (os.getpid(), runtime)
     return _runtime[1]
 
@@ -75,3 +68,12 @@ def reset_runtime() -> None:
     global _runtime
     _runtime = None
     get_settings.cache_clear()
+
+
+def start_worker_process() -> None:
+    """A fresh worker child: database connections and HTTP pools must not be shared with
+    the parent after fork, so both are dropped and rebuilt on first use."""
+    from pipeline.io.store import dispose_all
+
+    dispose_all()
+    reset_runtime()

@@ -12,7 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -37,6 +36,8 @@ class _YamlFileSource(PydanticBaseSettingsSource):
         path = os.environ.get("NEWSWATCH_CONFIG_FILE")
         if not path:
             return {}
+        import yaml  # only when a settings file is named: most starts read none
+
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
@@ -104,6 +105,21 @@ class Settings(BaseSettings):
         ge=30,
         description="Seconds a claimed feed or alert stays leased before another tick "
         "may retry it.",
+    )
+    relay_lease: int = Field(
+        60,
+        ge=5,
+        description="Seconds a row the outbox relay or the stuck-article relay just enqueued "
+        "waits before the relay may enqueue it again.",
+    )
+    article_relay_limit: int = Field(
+        5,
+        ge=1,
+        description="Times the stuck-article relay re-enqueues an article before storing it "
+        "from the feed's text.",
+    )
+    articles_per_relay_tick: int = Field(
+        50, ge=1, description="Most stuck articles re-enqueued by one relay tick."
     )
     http_connect_timeout: float = Field(5.0, gt=0, description="Outbound connect timeout, seconds.")
     http_read_timeout: float = Field(15.0, gt=0, description="Outbound read timeout, seconds.")
@@ -212,11 +228,12 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr) or (key.endswith("secret") and value):
                 values[key] = "**********"
             elif key.endswith("_url") and isinstance(value, str):
-                values[key] = _mask_password(value)
+                values[key] = mask_password(value)
         return values
 
 
-def _mask_password(url: str) -> str:
+def mask_password(url: str) -> str:
+    """``url`` with any password replaced by ``****``, for logs and error messages."""
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)

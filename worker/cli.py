@@ -15,6 +15,7 @@ import click
 import typer
 
 from pipeline.errors import ConfigError, NewswatchError
+from pipeline.model import OutboxStatus, RuleMode
 
 app = typer.Typer(
     name="newswatch",
@@ -44,9 +45,9 @@ def _runtime() -> Any:
 
 
 def _upgrade() -> None:
-    from pipeline.io.migrate import upgrade_database
+    from pipeline.services.schema import prepare_schema
 
-    upgrade_database(_runtime().store_url)
+    prepare_schema(_runtime())
 
 
 def _echo_json(value: Any) -> None:
@@ -78,14 +79,14 @@ def _start_worker(queues: str, concurrency: int | None, beat: bool) -> None:
 
 
 def _check_broker(celery_app: Any) -> None:
-    from pipeline.settings import _mask_password
+    from pipeline.settings import mask_password
 
     url = celery_app.conf.broker_url
     try:
         with celery_app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=5)
     except Exception as exc:  # kombu raises many types; the user needs one line
-        raise ConfigError(f"cannot reach the broker at {_mask_password(url)}: {exc}") from exc
+        raise ConfigError(f"cannot reach the broker at {mask_password(url)}: {exc}") from exc
 
 
 @app.command()
@@ -127,14 +128,16 @@ def beat() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the store's tables to the latest schema."""
-    _upgrade()
+    from pipeline.services.schema import upgrade_schema
+
+    upgrade_schema(_runtime())
     typer.echo(f"database is up to date: {_masked_store_url()}")
 
 
 def _masked_store_url() -> str:
-    from pipeline.settings import _mask_password
+    from pipeline.settings import mask_password
 
-    return _mask_password(_runtime().store_url)
+    return mask_password(_runtime().store_url)
 
 
 # --- config -----------------------------------------------------------------------------
@@ -149,28 +152,11 @@ def config_show() -> None:
 @config_app.command("sync")
 def sync_config() -> None:
     """Add or update the feeds and rules of the config files (never deletes)."""
-    from pipeline import services
-    from pipeline.catalog import load_feeds_file, load_rules_file
+    from pipeline.services import catalog
 
-    rt = _runtime()
-    feeds = load_feeds_file(rt.settings.feeds_file)
-    rules = load_rules_file(rt.settings.rules_file)
     _upgrade()
-    for feed in feeds:
-        services.add_feed(rt, feed.url, feed.name, feed.interval)
-    for rule in rules:
-        services.add_rule(
-            rt,
-            rule.name,
-            rule.query,
-            rule.webhook,
-            rule.secret,
-            rule.feed,
-            rule.enabled,
-            rule.mode,
-            rule.notify,
-        )
-    typer.echo(f"synced {len(feeds)} feeds and {len(rules)} rules from config", err=True)
+    report = catalog.sync_config_files(_runtime())
+    typer.echo(f"synced {report.feeds} feeds and {report.rules} rules from config", err=True)
 
 
 # --- feeds ------------------------------------------------------------------------------
@@ -183,20 +169,20 @@ def feeds_add(
     interval: Annotated[int | None, typer.Option(min=30, help="Seconds between polls.")] = None,
 ) -> None:
     """Watch a feed."""
-    from pipeline import services
+    from pipeline.services import catalog
 
     _upgrade()
-    feed = services.add_feed(_runtime(), url, name, interval)
+    feed = catalog.add_feed(_runtime(), url, name, interval)
     typer.echo(f"feed {feed.id}: {feed.url} every {feed.interval_seconds}s")
 
 
 @feeds_app.command("list")
 def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Watched feeds and their polling state."""
-    from pipeline import services
+    from pipeline.services import catalog
 
     _upgrade()
-    feeds = services.list_feeds(_runtime())
+    feeds = catalog.list_feeds(_runtime())
     if as_json:
         for feed in feeds:
             _echo_json(feed.model_dump(exclude={"etag"}))
@@ -212,10 +198,10 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 @feeds_app.command("remove")
 def feeds_remove(feed: str) -> None:
     """Stop watching a feed (by id, URL or name)."""
-    from pipeline import services
+    from pipeline.services import catalog
 
     _upgrade()
-    removed = services.remove_feed(_runtime(), feed)
+    removed = catalog.remove_feed(_runtime(), feed)
     typer.echo(f"removed feed {removed.id}: {removed.url}")
 
 
@@ -225,29 +211,27 @@ def poll(
     deliver: Annotated[bool, typer.Option(help="Also send the alerts now.")] = False,
 ) -> None:
     """Poll one feed now, synchronously: fetch, clean, extract and match its new articles."""
-    from pipeline import services
+    from pipeline.model import PollStatus
+    from pipeline.services import polling
 
-    rt = _runtime()
     _upgrade()
-    target = services.resolve_feed(rt, feed)
-    report = services.refresh_feed(int(target.id), rt)  # type: ignore[arg-type]
-    if report.status == "error":
-        typer.echo(f"feed {target.id}: poll failed: {report.error}")
+    report = polling.poll_feed_now(_runtime(), feed, deliver=deliver)
+    poll = report.poll
+    if poll.status == PollStatus.ERROR:
+        typer.echo(f"feed {report.feed_id}: poll failed: {poll.error}")
         raise typer.Exit(1)
     typer.echo(
-        f"feed {target.id}: {report.status}, {report.entries} entries, "
-        f"{len(report.new_article_ids)} new articles"
-        + (f" (feed is malformed: {report.problem})" if report.problem else "")
+        f"feed {report.feed_id}: {poll.status}, {poll.entries} entries, "
+        f"{len(poll.new_article_ids)} new articles"
+        + (f" (feed is malformed: {poll.problem})" if poll.problem else "")
     )
-    for article_id in report.new_article_ids:
-        services.fetch_article(article_id, rt)
-        processed = services.process_article(article_id, rt)
+    for outcome in report.articles:
         typer.echo(
-            f"  article {article_id}: {processed.fetch_status}, alerts {processed.alert_ids or '-'}"
+            f"  article {outcome.article_id}: {outcome.fetch_status}, "
+            f"alerts {outcome.alert_ids or '-'}"
         )
-        for alert_id in processed.alert_ids:
-            if deliver:
-                typer.echo(f"    alert {alert_id}: {services.deliver_alert(alert_id, rt)}")
+        for alert_id, status in outcome.deliveries.items():
+            typer.echo(f"    alert {alert_id}: {status}")
 
 
 # --- rules ------------------------------------------------------------------------------
@@ -265,17 +249,17 @@ def rules_add(
     disabled: Annotated[bool, typer.Option("--disabled", help="Save it switched off.")] = False,
     mode: Annotated[
         str, typer.Option(help="immediate, or hourly/daily: one digest message per period.")
-    ] = "immediate",
+    ] = RuleMode.IMMEDIATE.value,
     notify: Annotated[
         list[str] | None,
         typer.Option(help="Apprise URL of a channel for people (slack://…, mailto://…); repeat."),
     ] = None,
 ) -> None:
     """Save a rule (replaces a rule of the same name). The query is checked first."""
-    from pipeline import services
+    from pipeline.services import catalog
 
     _upgrade()
-    rule = services.add_rule(
+    rule = catalog.add_rule(
         _runtime(), name, query, webhook, secret, feed, not disabled, mode, list(notify or [])
     )
     typer.echo(f"rule {rule.id}: {rule.name!r} -> {rule.webhook_url}")
@@ -288,10 +272,10 @@ def rules_list(
     show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False,
 ) -> None:
     """Saved rules."""
-    from pipeline import services
+    from pipeline.services import catalog
 
     _upgrade()
-    for rule in services.list_rules(_runtime()):
+    for rule in catalog.list_rules(_runtime()):
         secret = rule.secret if show_secrets else "whsec_****"
         scope = f"feed {rule.feed_id}" if rule.feed_id else "all feeds"
         state = "enabled" if rule.enabled else "disabled"
@@ -310,10 +294,10 @@ def rules_list(
 @rules_app.command("remove")
 def rules_remove(rule: str) -> None:
     """Delete a rule (by id or name)."""
-    from pipeline import services
+    from pipeline.services import catalog
 
     _upgrade()
-    removed = services.remove_rule(_runtime(), rule)
+    removed = catalog.remove_rule(_runtime(), rule)
     typer.echo(f"removed rule {removed.id}: {removed.name}")
 
 
@@ -332,7 +316,7 @@ def rules_test(
         return
     if query is None:
         raise ConfigError("give a QUERY (and an article FILE or -), or use --jsonl")
-    from pipeline.services import explain_match
+    from pipeline.services.reports import explain_match
 
     document = _read_source(source or "-")
     result = explain_match(query, document)
@@ -348,15 +332,15 @@ def rules_backtest(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run a saved rule over stored articles and show what would have fired."""
-    from pipeline import services
+    from pipeline.services import reports
 
     rt = _runtime()
     _upgrade()
     period = _parse_period(since)
     with typer.progressbar(
-        length=_count_articles(rt, period), label="matching", file=sys.stderr
+        length=reports.count_backtest_articles(rt, period), label="matching", file=sys.stderr
     ) as bar:
-        fired = services.backtest_rule(rt, rule, period, progress=bar.update)
+        fired = reports.backtest_rule(rt, rule, period, progress=bar.update)
     for row in fired:
         if as_json:
             _echo_json(row)
@@ -377,19 +361,6 @@ def _parse_period(text: str) -> Any:
     return min(period, timedelta(days=36500))
 
 
-def _count_articles(rt: Any, period: Any) -> int:
-    from sqlmodel import func, select
-
-    from pipeline.io.store import Article, session_scope
-
-    with session_scope(rt.store_url) as session:
-        query = select(func.count(Article.id)).where(  # type: ignore[arg-type]
-            Article.processed_at != None,  # noqa: E711
-            Article.created_at >= rt.now() - period,
-        )
-        return int(session.exec(query).one())
-
-
 # --- alerts -----------------------------------------------------------------------------
 
 
@@ -403,10 +374,10 @@ def alerts_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recent alerts and their delivery state (dead ones show their last error)."""
-    from pipeline import services
+    from pipeline.services import reports
 
     _upgrade()
-    for row in services.list_alerts(_runtime(), "dead" if failed else status, limit):
+    for row in reports.list_alerts(_runtime(), OutboxStatus.DEAD if failed else status, limit):
         if as_json:
             _echo_json(row)
         else:
@@ -423,10 +394,10 @@ def stories_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recent stories with their articles and alerts."""
-    from pipeline import services
+    from pipeline.services import reports
 
     _upgrade()
-    for row in services.list_stories(_runtime(), limit):
+    for row in reports.list_stories(_runtime(), limit):
         if as_json:
             _echo_json(row)
         else:
@@ -445,15 +416,15 @@ def alerts_replay(
     ] = False,
 ) -> None:
     """Send alerts again with the same webhook-id (receivers can drop duplicates)."""
-    from pipeline import services
+    from pipeline.services import delivery
 
     if not alert_ids and not failed:
         raise ConfigError("give alert ids, or --failed for every dead-lettered alert")
     rt = _runtime()
     _upgrade()
-    replayed = services.replay_alerts(rt, None if failed else list(alert_ids or []))
+    replayed = delivery.replay_alerts(rt, None if failed else list(alert_ids or []))
     for alert_id in replayed:
-        outcome = services.deliver_alert(alert_id, rt) if now else "queued for the next relay tick"
+        outcome = delivery.deliver_alert(alert_id, rt) if now else "queued for the next relay tick"
         typer.echo(f"alert {alert_id}: {outcome}")
     if not replayed:
         typer.echo("nothing to replay")
@@ -470,10 +441,10 @@ def rules_rotate_secret(
     ] = False,
 ) -> None:
     """Rotate a rule's signing secret: deliveries carry both signatures until --finish."""
-    from pipeline import services
+    from pipeline.services import delivery
 
     _upgrade()
-    updated = services.rotate_secret(_runtime(), rule, secret, finish)
+    updated = delivery.rotate_secret(_runtime(), rule, secret, finish)
     if finish:
         typer.echo(f"rule {updated.name!r}: rotation finished, signing with one secret")
     else:
@@ -484,10 +455,10 @@ def rules_rotate_secret(
 @rules_app.command("enable-endpoint")
 def rules_enable_endpoint(rule: str) -> None:
     """Switch a rule's webhook endpoint back on after it was disabled (HTTP 410)."""
-    from pipeline import services
+    from pipeline.services import delivery
 
     _upgrade()
-    services.enable_endpoint(_runtime(), rule)
+    delivery.enable_endpoint(_runtime(), rule)
     typer.echo(f"rule {rule!r}: webhook endpoint enabled")
 
 
@@ -514,7 +485,7 @@ def extract_cmd(
     ] = False,
 ) -> None:
     """Clean and extract one document (or a JSON-lines batch) and print JSON."""
-    from pipeline.services import extract_document
+    from pipeline.services.reports import extract_document
 
     if not jsonl:
         url = source if source.startswith(("http://", "https://")) else None
@@ -528,7 +499,7 @@ def extract_cmd(
 
 
 def _extract_line(line: str, number: int) -> dict[str, Any]:
-    from pipeline.services import extract_document
+    from pipeline.services.reports import extract_document
 
     try:
         item = json.loads(line)
@@ -581,35 +552,8 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:
-        message = _known_failure(exc)
-        if message is None:
-            raise
-        typer.echo(f"newswatch: error: {message}", err=True)
-        sys.exit(2)
     if isinstance(result, int) and result:
         sys.exit(result)
-
-
-def _known_failure(exc: Exception) -> str | None:
-    """One line for failures of the environment a user can fix (database unreachable…)."""
-    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
-
-    if isinstance(exc, ArgumentError):
-        return f"invalid database URL: {exc}"
-    if isinstance(exc, IntegrityError):
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        return f"conflicting change, nothing was saved: {first}"
-    if isinstance(exc, OperationalError | ProgrammingError):
-        from pipeline.settings import _mask_password
-
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        try:
-            url = _masked_store_url()
-        except Exception:
-            url = "the database"
-        return f"cannot use the database {_mask_password(url)}: {first}"
-    return None
 
 
 if __name__ == "__main__":

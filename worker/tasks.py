@@ -1,4 +1,4 @@
-"""Celery tasks: each maps an id to a pipeline.services function, then enqueues follow-ups.
+"""Celery tasks: each maps an id to one pipeline.services function, then enqueues follow-ups.
 
 Follow-up work is enqueued only after the service function returned, i.e. after its
 transaction committed. Expected failures are recorded in the store by the services; a
@@ -13,12 +13,10 @@ from typing import Any, TypeVar
 
 from celery import Task
 from celery.signals import worker_process_init
-from sqlalchemy.exc import OperationalError
 
-from pipeline import services
-from pipeline.errors import NotFoundError
-from pipeline.io import store
-from pipeline.runtime import get_runtime, reset_runtime
+from pipeline.errors import NotFoundError, StoreUnavailableError
+from pipeline.runtime import get_runtime, start_worker_process
+from pipeline.services import articles, delivery, digests, polling
 from worker.celery_app import app
 
 log = logging.getLogger("newswatch.tasks")
@@ -29,9 +27,7 @@ _RETRY = {"max_retries": 5, "countdown": 5}
 
 @worker_process_init.connect
 def _fresh_process(**_: Any) -> None:
-    # Connections and HTTP pools must not be shared with the parent after fork.
-    store.dispose_all()
-    reset_runtime()
+    start_worker_process()
 
 
 def _run(task: Task, work: Callable[[], T], **ids: int) -> T | None:
@@ -40,13 +36,13 @@ def _run(task: Task, work: Callable[[], T], **ids: int) -> T | None:
     except NotFoundError as exc:
         log.info("skipped: %s", exc, extra=ids)
         return None
-    except OperationalError as exc:
+    except StoreUnavailableError as exc:
         raise task.retry(exc=exc, **_RETRY) from exc
 
 
 @app.task(name="newswatch.refresh_due_feeds", bind=True)
 def refresh_due_feeds(self: Task) -> int:
-    feed_ids = _run(self, lambda: services.refresh_due_feeds(get_runtime())) or []
+    feed_ids = _run(self, lambda: polling.refresh_due_feeds(get_runtime())) or []
     for feed_id in feed_ids:
         refresh_feed.delay(feed_id)
     return len(feed_ids)
@@ -54,7 +50,7 @@ def refresh_due_feeds(self: Task) -> int:
 
 @app.task(name="newswatch.refresh_feed", bind=True)
 def refresh_feed(self: Task, feed_id: int) -> None:
-    report = _run(self, lambda: services.refresh_feed(feed_id, get_runtime()), feed_id=feed_id)
+    report = _run(self, lambda: polling.refresh_feed(feed_id, get_runtime()), feed_id=feed_id)
     for article_id in report.new_article_ids if report else []:
         fetch_article.delay(article_id)
 
@@ -62,7 +58,7 @@ def refresh_feed(self: Task, feed_id: int) -> None:
 @app.task(name="newswatch.fetch_article", bind=True)
 def fetch_article(self: Task, article_id: int) -> None:
     status = _run(
-        self, lambda: services.fetch_article(article_id, get_runtime()), article_id=article_id
+        self, lambda: articles.fetch_article(article_id, get_runtime()), article_id=article_id
     )
     if status is not None:
         process_article.delay(article_id)
@@ -71,7 +67,7 @@ def fetch_article(self: Task, article_id: int) -> None:
 @app.task(name="newswatch.process_article", bind=True)
 def process_article(self: Task, article_id: int) -> None:
     report = _run(
-        self, lambda: services.process_article(article_id, get_runtime()), article_id=article_id
+        self, lambda: articles.process_article(article_id, get_runtime()), article_id=article_id
     )
     for alert_id in report.alert_ids if report else []:
         deliver_alert.delay(alert_id)
@@ -81,24 +77,24 @@ def process_article(self: Task, article_id: int) -> None:
 
 @app.task(name="newswatch.deliver_alert", bind=True)
 def deliver_alert(self: Task, alert_id: int) -> None:
-    _run(self, lambda: services.deliver_alert(alert_id, get_runtime()), alert_id=alert_id)
+    _run(self, lambda: delivery.deliver_alert(alert_id, get_runtime()), alert_id=alert_id)
 
 
 @app.task(name="newswatch.deliver_notification", bind=True)
 def deliver_notification(self: Task, notification_id: int) -> None:
     _run(
         self,
-        lambda: services.deliver_notification(notification_id, get_runtime()),
+        lambda: delivery.deliver_notification(notification_id, get_runtime()),
         notification_id=notification_id,
     )
 
 
 @app.task(name="newswatch.relay_due_alerts", bind=True)
 def relay_due_alerts(self: Task) -> int:
-    alert_ids = _run(self, lambda: services.relay_due_alerts(get_runtime())) or []
+    alert_ids = _run(self, lambda: delivery.relay_due_alerts(get_runtime())) or []
     for alert_id in alert_ids:
         deliver_alert.delay(alert_id)
-    notification_ids = _run(self, lambda: services.relay_due_notifications(get_runtime())) or []
+    notification_ids = _run(self, lambda: delivery.relay_due_notifications(get_runtime())) or []
     for notification_id in notification_ids:
         deliver_notification.delay(notification_id)
     return len(alert_ids) + len(notification_ids)
@@ -106,7 +102,7 @@ def relay_due_alerts(self: Task) -> int:
 
 @app.task(name="newswatch.relay_stuck_articles", bind=True)
 def relay_stuck_articles(self: Task) -> int:
-    found = _run(self, lambda: services.relay_stuck_articles(get_runtime()))
+    found = _run(self, lambda: articles.relay_stuck_articles(get_runtime()))
     to_fetch, to_process = found or ([], [])
     for article_id in to_fetch:
         fetch_article.delay(article_id)
@@ -117,7 +113,7 @@ def relay_stuck_articles(self: Task) -> int:
 
 @app.task(name="newswatch.send_digests", bind=True)
 def send_digests(self: Task) -> int:
-    notification_ids = _run(self, lambda: services.send_digests(get_runtime())) or []
+    notification_ids = _run(self, lambda: digests.send_digests(get_runtime())) or []
     for notification_id in notification_ids:
         deliver_notification.delay(notification_id)
     return len(notification_ids)

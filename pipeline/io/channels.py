@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 from pipeline.errors import BlockedDestinationError, FetchError
 from pipeline.io.http import DestinationGuard, HttpClient, parse_retry_after
+from pipeline.model import Channel
 from pipeline.stages.alert import sign_headers
 
 _ERROR_CHARS = 500
@@ -72,7 +73,7 @@ class SendResult:
 
 
 class Transport(ABC):
-    kind: ClassVar[str]
+    kind: ClassVar[Channel]
 
     @abstractmethod
     def validate(self, target: str) -> str:
@@ -91,7 +92,7 @@ class Transport(ABC):
 
 
 class WebhookTransport(Transport):
-    kind = "webhook"
+    kind = Channel.WEBHOOK
 
     def validate(self, target: str) -> str:
         try:
@@ -133,7 +134,7 @@ class WebhookTransport(Transport):
 
 
 class AppriseTransport(Transport):
-    kind = "apprise"
+    kind = Channel.APPRISE
 
     def validate(self, target: str) -> str:
         import apprise
@@ -274,7 +275,7 @@ def _result(
     )
 
 
-TRANSPORTS: dict[str, type[Transport]] = {
+TRANSPORTS: dict[Channel, type[Transport]] = {
     WebhookTransport.kind: WebhookTransport,
     AppriseTransport.kind: AppriseTransport,
 }
@@ -283,8 +284,8 @@ KINDS: tuple[str, ...] = tuple(TRANSPORTS)
 
 def get_transport(kind: str) -> Transport:
     try:
-        return TRANSPORTS[kind]()
-    except KeyError:
+        return TRANSPORTS[Channel(kind)]()
+    except (KeyError, ValueError):
         raise ValueError(f"unknown channel kind {kind!r}; use one of {', '.join(KINDS)}") from None
 
 

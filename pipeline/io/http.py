@@ -28,6 +28,7 @@ from pipeline.errors import (
     ResponseTooLargeError,
     TransportError,
 )
+from pipeline.settings import Settings
 
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -38,12 +39,26 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True)
 class HttpLimits:
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    total_timeout: float = 30.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 3
-    user_agent: str = "newswatch/0.1"
+    """The limits one client enforces. No defaults here: Settings declares each one once,
+    so build with ``from_settings``."""
+
+    connect_timeout: float
+    read_timeout: float
+    total_timeout: float
+    max_bytes: int
+    max_redirects: int
+    user_agent: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpLimits:
+        return cls(
+            connect_timeout=settings.http_connect_timeout,
+            read_timeout=settings.http_read_timeout,
+            total_timeout=settings.http_total_timeout,
+            max_bytes=settings.http_max_bytes,
+            max_redirects=settings.http_max_redirects,
+            user_agent=settings.http_user_agent,
+        )
 
 
 @dataclass
@@ -167,15 +182,15 @@ def guarded_transport(guard: DestinationGuard) -> httpx.BaseTransport:
 
 
 class HttpClient:
-    """A small synchronous client over httpx with the limits above."""
+    """A small synchronous client over httpx that enforces the given limits."""
 
     def __init__(
         self,
-        limits: HttpLimits | None = None,
+        limits: HttpLimits,
         allow_hosts: Iterable[str] = (),
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.limits = limits or HttpLimits()
+        self.limits = limits
         self.guard = DestinationGuard(allow_hosts)
         self._client = httpx.Client(
             transport=transport or guarded_transport(self.guard),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-from pipeline.io import store
+from pipeline.io.store import tables  # noqa: F401  (registers every table on the metadata)
+from pipeline.io.store.engine import get_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -14,8 +15,7 @@ target_metadata = SQLModel.metadata
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url, "newswatch passes sqlalchemy.url to Alembic"
-    engine = store.get_engine(url)
-    with engine.connect() as connection:
+    with get_engine(url).connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -17,6 +17,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from pipeline.model import ArticleRef, RuleRef, StoryRef
+
 SECRET_PREFIX = "whsec_"
 EVENT_TYPE = "alert.matched"
 
@@ -46,12 +48,12 @@ def build_alert_payload(
     *,
     alert_id: int,
     webhook_id: str,
-    rule: dict[str, Any],
-    article: dict[str, Any],
+    rule: RuleRef,
+    article: ArticleRef,
     hits: Sequence[dict[str, str]],
     extraction: dict[str, Any] | None,
     created_at: datetime,
-    story: dict[str, Any] | None = None,
+    story: StoryRef | None = None,
 ) -> dict[str, Any]:
     """The alert body. ``story`` says whether this is the story's first alert for the rule
     ("new") or a later copy that added figures or terms ("update", with ``changes``)."""
@@ -61,10 +63,10 @@ def build_alert_payload(
         "data": {
             "alert_id": alert_id,
             "webhook_id": webhook_id,
-            "rule": rule,
-            "article": article,
+            "rule": rule.to_dict(),
+            "article": article.to_dict(),
             "matches": list(hits),
-            "story": story or {"id": None, "kind": "new", "changes": None},
+            "story": (story or StoryRef(id=None)).to_dict(),
             "extraction": extraction or {},
         },
     }

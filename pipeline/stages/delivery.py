@@ -18,17 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipeline.stages.extract.figures import FIGURE_CATEGORIES
+from pipeline.model import FIGURE_CATEGORIES, AttemptVerdict, RuleMode
 from pipeline.stages.schedule import DELIVERY_RETRY_DELAYS, next_delivery_at
 
-DELIVERED = "delivered"
-RETRY = "retry"
-DEAD = "dead"
-ENDPOINT_DISABLED = "endpoint-disabled"
-
 DIGEST_EVENT_TYPE = "alert.digest"
-DIGEST_MODES = ("immediate", "hourly", "daily")
-_PERIODS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
+_PERIODS = {RuleMode.HOURLY: timedelta(hours=1), RuleMode.DAILY: timedelta(days=1)}
 
 _RETRY_AFTER_CODES = frozenset({429, 503})
 MAX_ATTEMPTS = len(DELIVERY_RETRY_DELAYS) + 1
@@ -49,11 +43,11 @@ _FIGURE_PRIORITY = FIGURE_CATEGORIES
 class AttemptOutcome:
     """What to do with an alert after one attempt.
 
-    ``status`` is "delivered", "retry" (at ``next_attempt_at``), "dead" (dead-letter the
-    alert) or "endpoint-disabled" (dead-letter it and disable the endpoint: HTTP 410).
+    ``status`` is delivered, retry (at ``next_attempt_at``), dead (dead-letter the alert)
+    or endpoint-disabled (dead-letter it and disable the endpoint: HTTP 410).
     """
 
-    status: str
+    status: AttemptVerdict
     next_attempt_at: datetime | None
     error: str | None
     disable_endpoint: bool
@@ -79,23 +73,26 @@ def classify_attempt(
     if attempts_so_far < 1:
         raise ValueError("attempts_so_far counts this attempt too, so it is at least 1")
     if error is None and (status_code is None or 200 <= status_code < 300):
-        return AttemptOutcome(DELIVERED, None, None, False)
+        return AttemptOutcome(AttemptVerdict.DELIVERED, None, None, False)
     reason = error or _status_error(status_code)
     if status_code == 410:
         return AttemptOutcome(
-            ENDPOINT_DISABLED, None, f"{reason} (410 Gone: endpoint disabled)", True
+            AttemptVerdict.ENDPOINT_DISABLED, None, f"{reason} (410 Gone: endpoint disabled)", True
         )
     if permanent:
-        return AttemptOutcome(DEAD, None, reason, False)
+        return AttemptOutcome(AttemptVerdict.DEAD, None, reason, False)
     honoured = None
     if status_code in _RETRY_AFTER_CODES and retry_after is not None and retry_after > 0:
         honoured = retry_after
     retry_at = next_delivery_at(now, attempts_so_far, honoured, rng)
     if retry_at is None:
         return AttemptOutcome(
-            DEAD, None, f"gave up after {attempts_so_far} attempts; last error: {reason}", False
+            AttemptVerdict.DEAD,
+            None,
+            f"gave up after {attempts_so_far} attempts; last error: {reason}",
+            False,
         )
-    return AttemptOutcome(RETRY, retry_at, reason, False)
+    return AttemptOutcome(AttemptVerdict.RETRY, retry_at, reason, False)
 
 
 def _status_error(status_code: int | None) -> str:
@@ -110,7 +107,7 @@ def _status_error(status_code: int | None) -> str:
 
 
 def digest_window(mode: str, now: datetime) -> tuple[datetime, datetime] | None:
-    """The period that has just closed at or before ``now``; None for "immediate"."""
+    """The period that has just closed at or before ``now``; None for immediate."""
     period = _period(mode)
     if period is None:
         return None
@@ -119,7 +116,7 @@ def digest_window(mode: str, now: datetime) -> tuple[datetime, datetime] | None:
 
 
 def next_digest_at(mode: str, now: datetime) -> datetime | None:
-    """When the current period closes (strictly after ``now``); None for "immediate"."""
+    """When the current period closes (strictly after ``now``); None for immediate."""
     period = _period(mode)
     if period is None:
         return None
@@ -127,14 +124,14 @@ def next_digest_at(mode: str, now: datetime) -> datetime | None:
 
 
 def _period(mode: str) -> timedelta | None:
-    if mode not in DIGEST_MODES:
-        raise ValueError(f"unknown digest mode {mode!r}; use one of {', '.join(DIGEST_MODES)}")
-    return _PERIODS.get(mode)
+    if mode not in tuple(RuleMode):
+        raise ValueError(f"unknown digest mode {mode!r}; use one of {', '.join(RuleMode)}")
+    return _PERIODS.get(RuleMode(mode))
 
 
 def _floor(when: datetime, mode: str) -> datetime:
     when = when.replace(minute=0, second=0, microsecond=0)
-    return when.replace(hour=0) if mode == "daily" else when
+    return when.replace(hour=0) if mode == RuleMode.DAILY else when
 
 
 def _utc(when: datetime) -> datetime:

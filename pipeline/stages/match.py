@@ -32,11 +32,11 @@ build the same tree, :mod:`pipeline.stages.query.quickparse`; limits in
 
 from __future__ import annotations
 
+from pipeline.model import Hit, MatchDocument, MatchResult
 from pipeline.stages.query.document import DocumentIndex
 from pipeline.stages.query.errors import QueryError
 from pipeline.stages.query.evaluate import evaluate
 from pipeline.stages.query.jsonl import test_rules_jsonl
-from pipeline.stages.query.model import Hit, MatchDocument, MatchResult
 from pipeline.stages.query.prefilter import RuleMatcher
 from pipeline.stages.query.syntax import CompiledQuery, compile_cached
 

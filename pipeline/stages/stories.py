@@ -22,8 +22,11 @@ rewrite keeping under about half of the text (a brief of a long story) becomes a
 
 LSH: ``lsh_params`` picks the most rows per band (fewest dissimilar candidates) that still make a
 pair at the threshold a candidate with probability >= 0.95: 42 bands x 3 rows for 0.45 and 128
-permutations (0.98 at 0.45). Candidates are verified with ``similarity >= STORY_THRESHOLD``;
-``band_keys`` gives the same bands as stable strings for an indexed SQL lookup.
+permutations (0.98 at 0.45). ``band_keys`` gives the bands as stable strings for an indexed SQL
+lookup; ``best_story`` verifies the candidates it finds and picks the story.
+
+Import cost: datasketch imports scipy (about a second), so it is imported only where a MinHash
+is built; importing this module, comparing signatures and computing band keys need numpy only.
 
 Changes: ``story_changes`` compares the figures and matched terms of the story's last alerted
 copy with the current one; a figure is revised when a previous figure of the same category and a
@@ -38,10 +41,12 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 STORY_THRESHOLD: float = 0.45
 SHINGLE_SIZE: int = 5
@@ -94,6 +99,8 @@ class StorySignature:
         return self.shingles == 0
 
     def minhash(self) -> MinHash:
+        from datasketch import MinHash
+
         return MinHash(num_perm=self.num_perm, seed=self.seed, hashvalues=self._hashvalues)
 
     def to_json(self) -> str:
@@ -154,6 +161,8 @@ def story_shingles(title: str, text: str) -> set[str]:
 
 def story_signature(title: str, text: str, num_perm: int = NUM_PERM) -> StorySignature:
     """MinHash signature of an article; equal texts give equal signatures in any process."""
+    from datasketch import MinHash
+
     shingles = story_shingles(title, text)
     minhash = MinHash(num_perm=num_perm, seed=SEED)
     if shingles:
@@ -186,55 +195,23 @@ def band_keys(
     return keys
 
 
-class StoryIndex:
-    """In-memory LSH over signatures for one process; candidates are verified by similarity."""
+def best_story(
+    signature: StorySignature, candidates: Iterable[tuple[int, StorySignature]]
+) -> int | None:
+    """Id of the candidate story ``signature`` belongs to, or None for a new story.
 
-    def __init__(self, threshold: float = STORY_THRESHOLD, num_perm: int = NUM_PERM) -> None:
-        self.threshold = threshold
-        self.num_perm = num_perm
-        self.bands, self.rows = lsh_params(threshold, num_perm)
-        self._lsh = MinHashLSH(
-            threshold=threshold, num_perm=num_perm, params=(self.bands, self.rows)
-        )
-        self._signatures: dict[str, StorySignature] = {}
-
-    def band_keys(self, signature: StorySignature) -> list[str]:
-        return band_keys(signature, self.bands, self.rows)
-
-    def add(self, key: str, signature: StorySignature) -> None:
-        """Index ``signature`` under ``key``; an empty signature is remembered but never found."""
-        if key in self._signatures:
-            raise KeyError(f"{key!r} is already indexed")
-        self._signatures[key] = signature
-        if not signature.empty:
-            self._lsh.insert(key, signature.minhash())
-
-    def remove(self, key: str) -> None:
-        signature = self._signatures.pop(key)
-        if not signature.empty:
-            self._lsh.remove(key)
-
-    def candidates(self, signature: StorySignature) -> list[str]:
-        """Keys sharing at least one band with ``signature`` (unverified)."""
-        if signature.empty:
-            return []
-        return sorted(self._lsh.query(signature.minhash()))
-
-    def find(self, signature: StorySignature) -> list[tuple[str, float]]:
-        """Indexed keys of the same story, most similar first."""
-        found = []
-        for key in self.candidates(signature):
-            score = similarity(signature, self._signatures[key])
-            if score >= self.threshold:
-                found.append((key, score))
-        found.sort(key=lambda item: (-item[1], item[0]))
-        return found
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._signatures
-
-    def __len__(self) -> int:
-        return len(self._signatures)
+    The winner is the most similar candidate with ``similarity >= STORY_THRESHOLD``. A candidate
+    scoring the same as the best so far replaces it, so among equal best scores the one given
+    last wins: with candidates in ascending id order (as the store lists them), the newest story.
+    """
+    best: int | None = None
+    best_score = STORY_THRESHOLD
+    for story_id, candidate in candidates:
+        score = similarity(signature, candidate)
+        # ">=" and not ">": the rule the service has always applied, ties included.
+        if score >= best_score:
+            best, best_score = story_id, score
+    return best
 
 
 # --- what a later copy adds -------------------------------------------------------------------

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.io.migrate import upgrade_database
 from pipeline.io.store import dispose_all
+from pipeline.io.store.migrate import upgrade_database
 from tests.e2e.harness import postgres_database
 
 

@@ -169,3 +169,45 @@ def test_rules_test_on_a_file(tmp_path: Path) -> None:
     assert matched.returncode == 0, matched.stderr
     assert json.loads(matched.stdout)["matched"] is True
     assert _run(tmp_path, "rules", "test", "evacuation", page).returncode == 1
+
+
+# What a list command must never load: the cleaner, the extractors, the HTTP stack, the
+# migration tool and the task queue are each hundreds of milliseconds of start-up.
+_HEAVY = (
+    "alembic",
+    "apprise",
+    "celery",
+    "datasketch",
+    "feedparser",
+    "httpx",
+    "kombu",
+    "luqum",
+    "numpy",
+    "scipy",
+    "trafilatura",
+)
+
+
+@pytest.mark.parametrize("command", [["feeds", "list"], ["rules", "list"], ["alerts", "list"]])
+def test_list_commands_start_without_heavy_imports(tmp_path: Path, command: list[str]) -> None:
+    # First run creates the store (that may load the migration tool); the second is the
+    # everyday case on an existing store.
+    assert _run(tmp_path, *command).returncode == 0
+    probe = (
+        "import json, sys\n"
+        f"sys.argv = ['newswatch', *{command!r}]\n"
+        "from worker.cli import app\n"
+        "app(standalone_mode=False)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert {name for name in _HEAVY if name in loaded} == set()

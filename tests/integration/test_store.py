@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from pipeline.errors import ConflictError
 from pipeline.io import store
 from pipeline.io.store import Alert, Article, Feed, FeedArticle, Rule, session_scope, utcnow
+from pipeline.io.store.engine import SQLITE_BUSY_TIMEOUT_MS
+
+RELAY_LEASE = timedelta(seconds=60)
 
 
 def _article(url: str) -> dict[str, object]:
@@ -64,7 +68,7 @@ def test_one_alert_per_rule_and_article(store_url: str) -> None:
         }
         assert store.insert_ignore(s, Alert, {**values, "webhook_id": "msg_a"})
         assert not store.insert_ignore(s, Alert, {**values, "webhook_id": "msg_b"})
-    with pytest.raises(IntegrityError), session_scope(store_url) as s:
+    with pytest.raises(ConflictError), session_scope(store_url) as s:
         s.add(Alert(rule_id=rule.id, article_id=article_id, webhook_id="msg_c", payload="{}"))  # type: ignore[arg-type]
 
 
@@ -114,9 +118,11 @@ def test_alert_claim_and_lease_expiry(store_url: str) -> None:
         assert store.claim_outbox(s, Alert, alert_id, now, timedelta(seconds=30))  # type: ignore[arg-type]
     with session_scope(store_url) as s:
         assert not store.claim_outbox(s, Alert, alert_id, now, timedelta(seconds=30))  # type: ignore[arg-type]
-        assert store.due_outbox_ids(s, Alert, now, 10) == []
+        assert store.due_outbox_ids(s, Alert, now, 10, RELAY_LEASE) == []
     with session_scope(store_url) as s:  # the worker died: after the lease the relay reopens it
-        assert store.due_outbox_ids(s, Alert, now + timedelta(seconds=31), 10) == [alert_id]
+        assert store.due_outbox_ids(s, Alert, now + timedelta(seconds=31), 10, RELAY_LEASE) == [
+            alert_id
+        ]
 
 
 def test_feed_guid_is_unique_per_feed(store_url: str) -> None:
@@ -135,14 +141,14 @@ def test_sqlite_uses_wal(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'wal.db'}"
     with store.get_engine(url).connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == store.SQLITE_BUSY_TIMEOUT_MS
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_TIMEOUT_MS
     store.dispose_all()
 
 
 def test_migrations_match_the_models(store_url: str) -> None:
     from alembic import command
 
-    from pipeline.io.migrate import alembic_config
+    from pipeline.io.store.migrate import alembic_config
 
     command.check(alembic_config(store_url))  # raises if a model change lacks a migration
 
@@ -150,8 +156,35 @@ def test_migrations_match_the_models(store_url: str) -> None:
 def test_downgrade_to_the_first_schema_and_back(store_url: str) -> None:
     from alembic import command
 
-    from pipeline.io.migrate import alembic_config, upgrade_database
+    from pipeline.io.store.migrate import alembic_config, upgrade_database
 
     command.downgrade(alembic_config(store_url), "0001")
     upgrade_database(store_url)
     assert "notifications" in set(inspect(store.get_engine(store_url)).get_table_names())
+
+
+def test_head_revision_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from pipeline.io.store.migrate import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() == (
+        HEAD_REVISION
+    )
+
+
+def test_schema_check_sees_missing_current_and_behind_stores(tmp_path: Path) -> None:
+    from alembic import command
+
+    from pipeline.io.store.migrate import alembic_config, ensure_schema, schema_is_current
+
+    url = f"sqlite:///{tmp_path / 'nested' / 'fresh.db'}"
+    assert not schema_is_current(url)  # no file yet: nothing is created by the check
+    assert not (tmp_path / "nested").exists()
+    ensure_schema(url)
+    assert schema_is_current(url)
+    command.downgrade(alembic_config(url), "0004")
+    assert not schema_is_current(url)
+    ensure_schema(url)
+    assert schema_is_current(url)
+    store.dispose_all()

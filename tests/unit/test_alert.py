@@ -7,6 +7,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from pipeline.model import ArticleRef, FetchStatus, RuleRef
 from pipeline.stages.alert import (
     build_alert_payload,
     encode_payload,
@@ -21,8 +22,17 @@ def _payload() -> str:
     payload = build_alert_payload(
         alert_id=7,
         webhook_id="msg_1",
-        rule={"id": 1, "name": "ceasefire"},
-        article={"url": "https://example.org/a", "title": "Truce holds", "feeds": []},
+        rule=RuleRef(id=1, name="ceasefire", query="ceasefire"),
+        article=ArticleRef(
+            id=3,
+            url="https://example.org/a",
+            title="Truce holds",
+            published=None,
+            language="en",
+            author=None,
+            site_name=None,
+            fetch_status=FetchStatus.FETCHED,
+        ),
         hits=[{"term": "ceasefire", "field": "text", "sentence": "The ceasefire held."}],
         extraction={"figures": []},
         created_at=datetime(2026, 1, 1, tzinfo=UTC),

@@ -22,7 +22,8 @@ from pipeline.io.channels import (
     get_transport,
     validate_target,
 )
-from pipeline.io.http import HttpClient
+from pipeline.io.http import HttpClient, HttpLimits
+from pipeline.settings import Settings
 from pipeline.stages.alert import generate_secret
 
 BODY = '{"data":{"alert_id":1},"type":"alert.matched"}'
@@ -35,8 +36,12 @@ MESSAGE = OutgoingMessage(
 URL = "https://receiver.example/hook"
 
 
+def _limits() -> HttpLimits:
+    return HttpLimits.from_settings(Settings())
+
+
 def _mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> HttpClient:
-    return HttpClient(transport=httpx.MockTransport(handler))
+    return HttpClient(limits=_limits(), transport=httpx.MockTransport(handler))
 
 
 # --- registry and validation ---------------------------------------------------------------
@@ -218,7 +223,7 @@ def test_webhook_without_a_secret_is_a_permanent_error() -> None:
 
 def test_webhook_to_a_private_address_is_refused_by_the_seam() -> None:
     # The real guarded transport: refused before any connection is made.
-    with HttpClient() as http:
+    with HttpClient(limits=_limits()) as http:
         result = WebhookTransport().send(
             "http://127.0.0.1:9/hook", [generate_secret()], MESSAGE, http, timeout=1
         )
@@ -281,7 +286,7 @@ def receiver() -> Iterator[_Receiver]:
 
 
 def test_apprise_delivers_title_and_text(receiver: _Receiver) -> None:
-    with HttpClient(allow_hosts=["127.0.0.1"]) as http:
+    with HttpClient(limits=_limits(), allow_hosts=["127.0.0.1"]) as http:
         result = AppriseTransport().send(receiver.url(), [], MESSAGE, http, timeout=5)
     assert result.ok, result.error
     assert result.status_code is None
@@ -295,7 +300,7 @@ def test_apprise_delivers_title_and_text(receiver: _Receiver) -> None:
 
 def test_apprise_failure_becomes_an_error_string(receiver: _Receiver) -> None:
     receiver.status = 500
-    with HttpClient(allow_hosts=["127.0.0.1"]) as http:
+    with HttpClient(limits=_limits(), allow_hosts=["127.0.0.1"]) as http:
         result = AppriseTransport().send(receiver.url(), [], MESSAGE, http, timeout=5)
     assert not result.ok
     assert result.error is not None
@@ -307,7 +312,7 @@ def test_apprise_failure_becomes_an_error_string(receiver: _Receiver) -> None:
 def test_apprise_does_not_follow_redirects(receiver: _Receiver) -> None:
     receiver.status = 307
     receiver.location = f"http://127.0.0.1:{receiver.port}/elsewhere"
-    with HttpClient(allow_hosts=["127.0.0.1"]) as http:
+    with HttpClient(limits=_limits(), allow_hosts=["127.0.0.1"]) as http:
         result = AppriseTransport().send(receiver.url(), [], MESSAGE, http, timeout=5)
     assert not result.ok
     assert len(receiver.posts) == 1
@@ -315,7 +320,7 @@ def test_apprise_does_not_follow_redirects(receiver: _Receiver) -> None:
 
 def test_apprise_cuts_a_hung_receiver(receiver: _Receiver) -> None:
     receiver.delay = 3.0
-    with HttpClient(allow_hosts=["127.0.0.1"]) as http:
+    with HttpClient(limits=_limits(), allow_hosts=["127.0.0.1"]) as http:
         result = AppriseTransport().send(receiver.url(), [], MESSAGE, http, timeout=0.3)
     assert not result.ok
     assert result.status_code is None
@@ -327,7 +332,7 @@ def test_apprise_to_a_private_host_is_refused_unless_allowlisted(
     receiver: _Receiver, host: str
 ) -> None:
     url = receiver.url().replace("127.0.0.1", host)
-    with HttpClient() as http:
+    with HttpClient(limits=_limits()) as http:
         result = AppriseTransport().send(url, [], MESSAGE, http, timeout=5)
     assert result.permanent
     assert result.error is not None
@@ -344,7 +349,7 @@ def test_apprise_to_a_private_host_is_refused_unless_allowlisted(
     ],
 )
 def test_apprise_private_service_hosts_are_refused(url: str) -> None:
-    with HttpClient() as http:
+    with HttpClient(limits=_limits()) as http:
         result = AppriseTransport().send(url, [], MESSAGE, http, timeout=1)
     assert result.permanent
     assert result.error is not None
@@ -352,7 +357,7 @@ def test_apprise_private_service_hosts_are_refused(url: str) -> None:
 
 
 def test_apprise_unknown_url_is_a_permanent_error() -> None:
-    with HttpClient() as http:
+    with HttpClient(limits=_limits()) as http:
         result = AppriseTransport().send("nosuchservice://x", [], MESSAGE, http, timeout=1)
     assert result.permanent
     assert result.error is not None
@@ -362,7 +367,7 @@ def test_apprise_unknown_url_is_a_permanent_error() -> None:
 def test_webhook_to_a_hung_loopback_receiver_is_cut_at_the_timeout(receiver: _Receiver) -> None:
     receiver.delay = 3.0
     url = f"http://127.0.0.1:{receiver.port}/hook"
-    with HttpClient(allow_hosts=["127.0.0.1"]) as http:
+    with HttpClient(limits=_limits(), allow_hosts=["127.0.0.1"]) as http:
         result = WebhookTransport().send(url, [generate_secret()], MESSAGE, http, timeout=0.3)
     assert result.status_code is None
     assert result.error is not None
@@ -373,7 +378,7 @@ def test_webhook_to_a_hung_loopback_receiver_is_cut_at_the_timeout(receiver: _Re
 def test_webhook_to_an_allowlisted_loopback_receiver_verifies(receiver: _Receiver) -> None:
     secret = generate_secret()
     url = f"http://127.0.0.1:{receiver.port}/hook"
-    with HttpClient(allow_hosts=["127.0.0.1"]) as http:
+    with HttpClient(limits=_limits(), allow_hosts=["127.0.0.1"]) as http:
         result = WebhookTransport().send(url, [secret], MESSAGE, http, timeout=5)
     assert result.ok
     assert result.status_code == 200

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pipeline.catalog import load_feeds_file, load_rules_file
 from pipeline.errors import ConfigError
+from pipeline.io.config_files import load_feeds_file, load_rules_file
+from pipeline.io.http import HttpLimits
 from pipeline.settings import CONFIG_DIR, REPO_ROOT, Settings, get_settings, settings_reference
 from pipeline.stages.match import compile_query
 
@@ -43,6 +45,65 @@ def test_invalid_settings_give_one_line(monkeypatch: pytest.MonkeyPatch) -> None
         get_settings()
     get_settings.cache_clear()
     assert "NEWSWATCH_BEAT_INTERVAL" in str(info.value) and "\n" not in str(info.value)
+
+
+def _load(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    """get_settings() under ``env`` (names without the NEWSWATCH_ prefix), uncached."""
+    monkeypatch.delenv("NEWSWATCH_CONFIG_FILE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(f"NEWSWATCH_{name.upper()}", value)
+    get_settings.cache_clear()
+    try:
+        return get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_relay_settings_default_and_read_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RELAY_LEASE", "ARTICLE_RELAY_LIMIT", "ARTICLES_PER_RELAY_TICK"):
+        monkeypatch.delenv(f"NEWSWATCH_{name}", raising=False)
+    defaults = _load(monkeypatch)
+    assert (defaults.relay_lease, defaults.article_relay_limit) == (60, 5)
+    assert defaults.articles_per_relay_tick == 50
+    settings = _load(
+        monkeypatch, relay_lease="90", article_relay_limit="2", articles_per_relay_tick="7"
+    )
+    assert (settings.relay_lease, settings.article_relay_limit) == (90, 2)
+    assert settings.articles_per_relay_tick == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "lowest"),
+    [("relay_lease", 5), ("article_relay_limit", 1), ("articles_per_relay_tick", 1)],
+)
+def test_relay_settings_refuse_out_of_bounds(
+    monkeypatch: pytest.MonkeyPatch, name: str, lowest: int
+) -> None:
+    assert getattr(_load(monkeypatch, **{name: str(lowest)}), name) == lowest
+    with pytest.raises(ConfigError) as info:
+        _load(monkeypatch, **{name: str(lowest - 1)})
+    message = str(info.value)
+    assert f"NEWSWATCH_{name.upper()}" in message and "\n" not in message
+
+
+def test_http_limits_mirror_every_http_setting() -> None:
+    # allow_hosts configures the destination guard, not the limits, and is passed separately.
+    mirrored = {n for n in Settings.model_fields if n.startswith("http_")} - {"http_allow_hosts"}
+    assert {f"http_{f.name}" for f in dataclasses.fields(HttpLimits)} == mirrored
+    defaults = Settings()
+    changed = Settings(
+        http_connect_timeout=1.5,
+        http_read_timeout=2.5,
+        http_total_timeout=3.5,
+        http_max_bytes=4096,
+        http_max_redirects=7,
+        http_user_agent="probe/2.0",
+    )
+    for settings in (defaults, changed):
+        limits = HttpLimits.from_settings(settings)
+        for name in mirrored:
+            assert getattr(limits, name.removeprefix("http_")) == getattr(settings, name), name
+    assert HttpLimits.from_settings(defaults).user_agent == defaults.http_user_agent
 
 
 def test_secrets_are_masked() -> None:

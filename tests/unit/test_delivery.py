@@ -7,12 +7,9 @@ from typing import Any
 
 import pytest
 
+from pipeline.model import AttemptVerdict
 from pipeline.stages.delivery import (
-    DEAD,
-    DELIVERED,
-    ENDPOINT_DISABLED,
     MAX_ATTEMPTS,
-    RETRY,
     alert_text,
     build_digest,
     classify_attempt,
@@ -32,7 +29,7 @@ NOW = datetime(2026, 3, 4, 10, 30, tzinfo=UTC)
 @pytest.mark.parametrize("code", [200, 201, 202, 204, 299])
 def test_2xx_is_delivered(code: int) -> None:
     outcome = classify_attempt(NOW, 1, code, None, None)
-    assert outcome.status == DELIVERED
+    assert outcome.status == AttemptVerdict.DELIVERED
     assert outcome.next_attempt_at is None
     assert outcome.error is None
     assert not outcome.disable_endpoint
@@ -40,13 +37,13 @@ def test_2xx_is_delivered(code: int) -> None:
 
 def test_no_status_and_no_error_is_delivered() -> None:
     # Apprise reports success without an HTTP status.
-    assert classify_attempt(NOW, 1, None, None, None).status == DELIVERED
+    assert classify_attempt(NOW, 1, None, None, None).status == AttemptVerdict.DELIVERED
 
 
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
 def test_3xx_is_a_failure_that_retries(code: int) -> None:
     outcome = classify_attempt(NOW, 1, code, None, None, random.Random(1))
-    assert outcome.status == RETRY
+    assert outcome.status == AttemptVerdict.RETRY
     assert outcome.error is not None
     assert "redirect" in outcome.error
     assert outcome.next_attempt_at is not None
@@ -55,7 +52,7 @@ def test_3xx_is_a_failure_that_retries(code: int) -> None:
 @pytest.mark.parametrize("code", [400, 401, 403, 404, 408, 500, 502, 504])
 def test_other_failures_retry_on_the_first_step(code: int) -> None:
     outcome = classify_attempt(NOW, 1, code, f"receiver answered HTTP {code}", None)
-    assert outcome.status == RETRY
+    assert outcome.status == AttemptVerdict.RETRY
     assert outcome.error == f"receiver answered HTTP {code}"
     delay = outcome.next_attempt_at - NOW  # type: ignore[operator]
     assert timedelta(seconds=4.5) <= delay <= timedelta(seconds=5.5)
@@ -63,7 +60,7 @@ def test_other_failures_retry_on_the_first_step(code: int) -> None:
 
 def test_410_disables_the_endpoint_and_dead_letters() -> None:
     outcome = classify_attempt(NOW, 1, 410, None, None)
-    assert outcome.status == ENDPOINT_DISABLED
+    assert outcome.status == AttemptVerdict.ENDPOINT_DISABLED
     assert outcome.disable_endpoint
     assert outcome.next_attempt_at is None
     assert outcome.error is not None
@@ -73,7 +70,7 @@ def test_410_disables_the_endpoint_and_dead_letters() -> None:
 @pytest.mark.parametrize("code", [429, 503])
 def test_429_and_503_honour_retry_after(code: int) -> None:
     outcome = classify_attempt(NOW, 1, code, None, 120.0, random.Random(3))
-    assert outcome.status == RETRY
+    assert outcome.status == AttemptVerdict.RETRY
     assert outcome.next_attempt_at == NOW + timedelta(seconds=120)
 
 
@@ -96,7 +93,7 @@ def test_retry_after_is_ignored_for_other_statuses() -> None:
 
 def test_a_hung_receiver_cut_at_the_timeout_retries() -> None:
     outcome = classify_attempt(NOW, 2, None, "https://r.example/: timed out (ReadTimeout)", None)
-    assert outcome.status == RETRY
+    assert outcome.status == AttemptVerdict.RETRY
     assert outcome.error == "https://r.example/: timed out (ReadTimeout)"
     delay = outcome.next_attempt_at - NOW  # type: ignore[operator]
     assert timedelta(minutes=4.5) <= delay <= timedelta(minutes=5.5)
@@ -104,16 +101,16 @@ def test_a_hung_receiver_cut_at_the_timeout_retries() -> None:
 
 def test_permanent_errors_dead_letter_at_once() -> None:
     outcome = classify_attempt(NOW, 1, None, "refused 10.0.0.1: non-public", None, permanent=True)
-    assert outcome.status == DEAD
+    assert outcome.status == AttemptVerdict.DEAD
     assert outcome.next_attempt_at is None
     assert outcome.error == "refused 10.0.0.1: non-public"
 
 
 def test_schedule_exhaustion_dead_letters() -> None:
     last_retry = classify_attempt(NOW, MAX_ATTEMPTS - 1, 500, None, None)
-    assert last_retry.status == RETRY
+    assert last_retry.status == AttemptVerdict.RETRY
     outcome = classify_attempt(NOW, MAX_ATTEMPTS, 500, None, None)
-    assert outcome.status == DEAD
+    assert outcome.status == AttemptVerdict.DEAD
     assert outcome.next_attempt_at is None
     assert outcome.error is not None
     assert f"gave up after {MAX_ATTEMPTS} attempts" in outcome.error

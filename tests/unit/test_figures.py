@@ -1,4 +1,4 @@
-"""extract_figures: the contract, the acceptance article, and a held-out style set.
+"""extract_figures: the contract, the acceptance article, and regression sets.
 
 FIGURE_CASES are news sentences written for this project (not taken from any corpus);
 benchmarks/eval_figures.py scores them too.
@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from pipeline.stages.extract.figures import FIGURE_CATEGORIES, Figure, extract_figures
+from pipeline.model import FIGURE_CATEGORIES, Figure
+from pipeline.stages.extract.figures import extract_figures
 from tests.conftest import need_shared
 
 FIGURE_CASES: list[tuple[str, list[tuple[float, str]]]] = [
@@ -158,10 +159,10 @@ FIGURE_CASES: list[tuple[str, list[tuple[float, str]]]] = [
 ]
 
 
-# A held-out batch written for the second pass and scored before any rule was changed for it
-# (precision 0.936, recall 0.978). Kept apart from FIGURE_CASES so it stays a check of how the
-# rules generalise; failures here call for general fixes, not per-sentence ones.
-HELD_OUT_CASES: list[tuple[str, list[tuple[float, str]]]] = [
+# A batch written blind for the second pass and scored before any rule was changed for it
+# (precision 0.936, recall 0.978). The rules were then fixed for what it exposed, so it is a
+# regression set now, not a held-out one; failures here call for general fixes.
+SECOND_PASS_CASES: list[tuple[str, list[tuple[float, str]]]] = [
     (
         "The death toll climbed to 87 on Wednesday as rescuers dug through the rubble.",
         [(87, "killed")],
@@ -243,7 +244,7 @@ def _score(cases: list[tuple[str, list[tuple[float, str]]]]) -> tuple[float, flo
 
 
 def test_held_out_precision_and_recall() -> None:
-    precision, recall = _score(HELD_OUT_CASES)
+    precision, recall = _score(SECOND_PASS_CASES)
     assert precision >= 0.90, precision
     assert recall >= 0.85, recall
 

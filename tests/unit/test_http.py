@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -13,10 +15,13 @@ from pipeline.errors import (
     ResponseTooLargeError,
 )
 from pipeline.io.http import DestinationGuard, HttpClient, HttpLimits, parse_retry_after
+from pipeline.settings import Settings
 
 
-def _client(handler, **limits: object) -> HttpClient:
-    return HttpClient(limits=HttpLimits(**limits), transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+def _client(handler: Callable[[httpx.Request], httpx.Response], **settings: Any) -> HttpClient:
+    # Overrides go through Settings so a test can only use limits an operator could set.
+    limits = HttpLimits.from_settings(Settings(**settings))
+    return HttpClient(limits=limits, transport=httpx.MockTransport(handler))
 
 
 @pytest.mark.parametrize(
@@ -65,7 +70,7 @@ def test_redirects_are_followed_and_capped() -> None:
         return httpx.Response(302, headers={"Location": f"/{n + 1}"})
 
     with pytest.raises(FetchError, match="redirects"):
-        _client(handler, max_redirects=2).get("http://example.org/0")
+        _client(handler, http_max_redirects=2).get("http://example.org/0")
 
 
 def test_redirect_to_forbidden_scheme_is_refused() -> None:
@@ -78,7 +83,7 @@ def test_decompressed_size_cap() -> None:
     bomb = gzip.compress(b"a" * 200_000)
     client = _client(
         lambda r: httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"}),
-        max_bytes=50_000,
+        http_max_bytes=50_000,
     )
     with pytest.raises(ResponseTooLargeError):
         client.get("http://example.org/")
@@ -93,6 +98,17 @@ def test_status_errors_say_if_retry_helps() -> None:
     with pytest.raises(HTTPStatusError) as info:
         busy.get("http://example.org/")
     assert not info.value.permanent and info.value.retry_after == 120
+
+
+def test_requests_carry_the_configured_user_agent() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["user-agent"])
+        return httpx.Response(200)
+
+    _client(handler, http_user_agent="probe/1.0").get("http://example.org/")
+    assert seen == ["probe/1.0"]
 
 
 def test_post_never_follows_redirects() -> None:

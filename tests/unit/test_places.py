@@ -7,8 +7,9 @@ import csv
 import pycountry
 import pytest
 
+from pipeline.model import Place
 from pipeline.stages.extract.gazetteer import english_forms, english_name
-from pipeline.stages.extract.places import Place, PlacesResult, extract_places, load_gazetteer
+from pipeline.stages.extract.places import PlacesResult, extract_places, load_gazetteer
 from tests.conftest import need_shared
 
 

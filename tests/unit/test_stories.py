@@ -9,10 +9,10 @@ from pipeline.stages.stories import (
     STORY_BANDS,
     STORY_ROWS,
     STORY_THRESHOLD,
-    StoryIndex,
     StorySignature,
     adds_something,
     band_keys,
+    best_story,
     lsh_params,
     similarity,
     story_changes,
@@ -120,19 +120,54 @@ def test_lsh_parameters_catch_pairs_at_the_threshold() -> None:
     assert 1 - (1 - STORY_THRESHOLD**rows) ** bands >= 0.95
 
 
-def test_index_finds_copies_and_not_other_stories() -> None:
-    index = StoryIndex()
-    index.add("elmford", story_signature("Train derails near Elmford", _text(STORY)))
-    index.add("marlow", story_signature("Freight train derails", _text(SAME_TOPIC)))
-    index.add("empty", story_signature("", ""))
-    found = index.find(story_signature(*_revised_copy()))
-    assert [key for key, _ in found] == ["elmford"]
-    assert found[0][1] >= STORY_THRESHOLD
-    assert len(index) == 3
-    index.remove("elmford")
-    assert index.find(story_signature(*_revised_copy())) == []
-    with pytest.raises(KeyError):
-        index.add("marlow", story_signature("x", "y"))
+def _with_matches(matches: int, num_perm: int = 128) -> StorySignature:
+    """A signature whose similarity to ``_with_matches(num_perm, num_perm)`` is exactly
+    ``matches / num_perm``: the first ``matches`` hash values agree, the rest differ."""
+    values = [i if i < matches else num_perm + i for i in range(num_perm)]
+    return StorySignature(values, seed=1, shingles=10)
+
+
+def test_best_story_picks_the_copy_and_not_other_stories() -> None:
+    copy = story_signature(*_revised_copy())
+    candidates = [
+        (3, story_signature("Freight train derails", _text(SAME_TOPIC))),
+        (5, story_signature("Train derails near Elmford", _text(STORY))),
+        (8, story_signature("", "")),
+    ]
+    assert best_story(copy, candidates) == 5
+    assert best_story(copy, [c for c in candidates if c[0] != 5]) is None
+    assert best_story(copy, []) is None
+
+
+def test_best_story_prefers_the_most_similar_candidate() -> None:
+    article = _with_matches(128)
+    candidates = [(1, _with_matches(70)), (2, _with_matches(100)), (3, _with_matches(80))]
+    assert best_story(article, candidates) == 2
+    assert best_story(article, iter(candidates)) == 2
+
+
+def test_best_story_tie_goes_to_the_candidate_given_last() -> None:
+    # The service's rule (score >= best so far) lets an equal score replace the best; with
+    # candidates in ascending id order that is the newest of the tied stories.
+    article = _with_matches(128)
+    tied = [(4, _with_matches(90)), (7, _with_matches(90)), (9, _with_matches(60))]
+    assert similarity(article, tied[0][1]) == similarity(article, tied[1][1])
+    assert best_story(article, tied) == 7
+    assert best_story(article, [tied[1], tied[0], tied[2]]) == 4
+
+
+def test_best_story_below_the_threshold_is_none_and_at_it_joins() -> None:
+    # 20 permutations, because 9/20 is exactly STORY_THRESHOLD and 128ths never are.
+    article = _with_matches(20, num_perm=20)
+    at, below = _with_matches(9, num_perm=20), _with_matches(8, num_perm=20)
+    assert similarity(article, at) == STORY_THRESHOLD
+    assert best_story(article, [(1, below), (2, _with_matches(3, num_perm=20))]) is None
+    assert best_story(article, [(1, below), (2, at)]) == 2
+
+
+def test_empty_signature_joins_no_story() -> None:
+    empty = story_signature("", "")
+    assert best_story(empty, [(1, story_signature("", "")), (2, _with_matches(128))]) is None
 
 
 def _figures(text: str) -> list[dict[str, object]]:

@@ -10,10 +10,10 @@ from types import ModuleType
 
 import pytest
 
+from pipeline.model import TopicScore
 from pipeline.stages.extract.topics import (
     TopicConfigError,
     TopicModel,
-    TopicScore,
     classify_topics,
     load_topic_model,
 )

@@ -13,250 +13,50 @@ import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from pipeline.data import load_tables
+from pipeline.model import Figure
 from pipeline.stages.extract.numbers import NumberSpan, find_numbers
 from pipeline.stages.text import Sentence, sentence_at, split_sentences
 
-FIGURE_CATEGORIES: tuple[str, ...] = (
-    "killed",
-    "injured",
-    "missing",
-    "kidnapped",
-    "arrested",
-    "evacuated",
-    "displaced",
-    "affected",
-    "people",
-    "count",
-    "money",
-    "percent",
-)
+# --- lexicon (pipeline/data/figures.yaml) --------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Figure:
-    value: float
-    category: str
-    qualifier: str | None
-    noun: str | None
-    part_of: int | None
-    text: str
-    start: int
-    end: int
-    sentence: str
-    currency: str | None = None
-    value_max: float | None = None  # upper bound of a range ("18,000-25,000"); value is the lower
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form; integral values become ints; "currency" only for money and
-        "value_max" only for ranges."""
-        data: dict[str, object] = {
-            "value": _json_number(self.value),
-            "category": self.category,
-            "qualifier": self.qualifier,
-            "noun": self.noun,
-            "part_of": self.part_of,
-            "text": self.text,
-            "start": self.start,
-            "end": self.end,
-            "sentence": self.sentence,
-        }
-        if self.category == "money":
-            data["currency"] = self.currency
-        if self.value_max is not None:
-            data["value_max"] = _json_number(self.value_max)
-        return data
-
-
-def _json_number(value: float) -> float | int:
-    return int(value) if value == int(value) else value
-
-
-# --- lexicon -------------------------------------------------------------------------------
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_EVENTS: dict[str, str] = {}
-for _category, _cues in {
-    "killed": """killed kill kills killing dead died die dies dying death deaths toll perished
-        slain murdered massacred executed fatalities fatality bodies corpses drowned claimed
-        claiming""",
-    "injured": """injured injuring injuries injury wounded wounding hurt hospitalised
-        hospitalized maimed""",
-    "missing": "missing unaccounted",
-    "kidnapped": """kidnapped kidnapping kidnap abducted abducting abduction hostages hostage
-        captive captives seized snatched""",
-    "arrested": """arrested arresting arrest arrests detained detaining detainees detention
-        custody apprehended jailed imprisoned""",
-    "evacuated": """evacuated evacuate evacuating evacuation evacuations evacuees evacuee bused
-        bussed airlifted""",
-    "displaced": """displaced displacing displacement fled flee fleeing flees refugees refugee
-        asylum homeless relocated relocate uprooted sheltering sheltered shelters shelter camps
-        camp idps
-        idp refuge displacements relocation relocations""",
-    "affected": """affected affecting affects infected need needing needs stranded without
-        require requiring lack lacking""",
-    # Survivors are counted people with no harm to report ("only 2 survived").
-    "people": "survived survive survives rescued",
-    "count": """destroyed destroying damaged damaging collapsed razed flattened burned burnt
-        torched submerged flooded""",
-}.items():
-    for _cue in _cues.split():
-        _EVENTS[_cue] = _category
-
-# Phrases whose words are too common to be cues on their own.
-_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("lives", "of"), "killed"),
-    (("their", "lives"), "killed"),
-    (("from", "their", "homes"), "displaced"),
-    (("from", "their", "houses"), "displaced"),
-    (("lost", "their", "homes"), "displaced"),
-    (("lost", "their", "houses"), "displaced"),
-    (("to", "safety"), "evacuated"),
-    (("their", "homes"), "displaced"),
-    (("moved", "away"), "displaced"),
-    (("host", "families"), "displaced"),
-    (("collective", "centres"), "displaced"),
-    (("collective", "centers"), "displaced"),
-    (("collective", "sites"), "displaced"),
-    (("collective", "shelters"), "displaced"),
-    (("reception", "centres"), "displaced"),
-    (("reception", "centers"), "displaced"),
-    (("transit", "centres"), "displaced"),
-    (("transit", "centers"), "displaced"),
-    (("their", "houses"), "displaced"),
-    (("held", "captive"), "kidnapped"),
-    (("taken", "hostage"), "kidnapped"),
-    (("in", "need"), "affected"),
-    (("to", "hospital"), "injured"),
-    (("in", "hospital"), "injured"),
-    (("to", "hospitals"), "injured"),
+_LEXICON = load_tables("figures")
+_EVENTS: dict[str, str] = {
+    cue: category for category, cues in _LEXICON["events"].items() for cue in cues
+}
+# Longest first, so a phrase is never shadowed by a shorter one it starts with.
+_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = tuple(
+    sorted(
+        (
+            (tuple(phrase.split()), category)
+            for category, phrases in _LEXICON["phrases"].items()
+            for phrase in phrases
+        ),
+        key=lambda entry: -len(entry[0]),
+    )
 )
 _PHRASES_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
 for _phrase, _phrase_category in _PHRASES:
     _PHRASES_BY_FIRST.setdefault(_phrase[0], []).append((_phrase, _phrase_category))
-# Verbs that move people: evacuation only when the sentence is about moving people out.
-_CARRY = _words("carrying carried carry carries ferried ferrying transported transporting")
+_CARRY: frozenset[str] = frozenset(_LEXICON["carry_verbs"])
 _CARRY_CONTEXT = re.compile(r"\b(?:evacu\w*|convoys?|out of|to safety)\b", re.I)
-# Participles that may modify the counted noun ("20,000 displaced people").
-_EVENT_ADJECTIVES = _words(
-    """displaced injured wounded missing dead homeless affected evacuated stranded trapped
-    detained abducted kidnapped killed infected"""
-)
-_PEOPLE = _words(
-    """people persons person individuals civilians civilian children child kids babies infants
-    toddlers minors teenagers adolescents youths youngsters boys girls men man women woman
-    adults residents resident inhabitants citizens nationals locals villagers townspeople
-    families family households household migrants immigrants emigrants refugees refugee
-    asylum-seekers idps evacuees fighters fighter militants militant rebels rebel insurgents
-    jihadists combatants gunmen soldiers soldier troops servicemen personnel police policemen
-    officers officer officials guards peacekeepers militiamen members supporters protesters
-    protestors demonstrators activists journalists reporters workers employees staff
-    volunteers doctors nurses medics paramedics teachers students pupils pilgrims worshippers
-    passengers travellers travelers tourists visitors crew sailors fishermen farmers miners
-    patients victims survivors casualties hostages captives detainees prisoners inmates
-    suspects voters delegates athletes players fans spectators parents mothers fathers
-    relatives elderly pensioners labourers laborers firefighters rescuers settlers herders
-    nomads pastoralists squatters orphans newborns mourners worshipers colleagues
-    participants attendees marchers looters schoolchildren schoolgirls schoolboys guests
-    returnees lives bombers attackers assailants perpetrators"""
-)
-# Nouns that carry their own event when nothing else in the clause does.
-_NOUN_EVENTS = {
-    "bodies": "killed",
-    "corpses": "killed",
-    "deaths": "killed",
-    "fatalities": "killed",
-    "dead": "killed",
-    "injuries": "injured",
-    "wounded": "injured",
-    "injured": "injured",
-    "refugees": "displaced",
-    "displacements": "displaced",
-    "evacuations": "evacuated",
-    "refugee": "displaced",
-    "asylum-seekers": "displaced",
-    "idps": "displaced",
-    "homeless": "displaced",
-    "displaced": "displaced",
-    "evacuees": "evacuated",
-    "hostages": "kidnapped",
-    "captives": "kidnapped",
-    "detainees": "arrested",
-    "arrests": "arrested",
-    "missing": "missing",
-}
-# Nouns that name the event itself; they outrank any cue nearby.
-_EVENT_NOUNS = _words("deaths fatalities injuries arrests evacuations displacements")
-_THINGS = _words(
-    """houses house homes home buildings building dwellings dwelling structures shelters tents
-    huts apartments flats schools hospitals clinics mosques churches bridges roads vehicles
-    cars trucks lorries buses convoys convoy boats ships vessels aircraft planes jets
-    helicopters drones missiles rockets bombs shells airstrikes strikes attacks raids villages
-    towns cities districts provinces countries states regions camps sites centres centers
-    jobs cases votes seats shops businesses farms livestock cattle animals weapons guns
-    rounds projects trees wells stores factories plants tons tonnes units households-items
-    classrooms offices stations checkpoints posts positions tanks"""
-)
-_TIME_UNITS = _words(
-    """second seconds minute minutes min mins hour hours hrs day days night nights week weeks
-    weekend weekends month months year years yr yrs decade decades century centuries
-    fortnight times terms"""
-)
-_MEASURES = _words(
-    """km kms kilometre kilometres kilometer kilometers mile miles metre metres meter meters m
-    cm mm millimetres millimeters centimetres centimeters kg kgs kilogram kilograms kilo kilos
-    gram grams g lb lbs pound-weight tonne tonnes ton tons litre litres liter liters gallons
-    gallon barrels barrel hectares hectare acres acre degrees degree mph kph knots feet foot
-    ft inches inch yards yard sq square cubic mw megawatts gw gigawatts kw kwh kilowatts watts
-    volts bpd points magnitude storey storeys story-high floors bytes gb mb tb calories"""
-)
-_MONTHS = _words(
-    """january february march april may june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec"""
-)
-# Words before a number that make it a label, not a count ("Resolution 2254", "Category 5").
-_LABELS = _words(
-    """magnitude richter category level grade phase stage number no nos article resolution
-    chapter section route highway flight page pages item line platform gate terminal room
-    floor row seat vol volume verse paragraph clause rule code version model episode season
-    series covid-19 covid sars-cov-2 world war act bill term aged age ages ranked rank
-    division district zone sector unit block lot apartment suite box mark mk type class
-    generation gen windows ios android formula iphone galaxy ward exit pier dock tranche
-    round matchday game week day week year years"""
-)
-_STOP = _words(
-    """a an the of in on at to from for by with without into onto out over under and or nor
-    but as than were was is are be been being have has had will would could should may might
-    can must shall who whom whose which that this these those they them their theirs it its
-    he she his her we our us you your i my me said say says saying told reported according
-    more most less still also now then remain remained remains remaining across after before
-    since during between among amongst including about around per each while when where
-    there here not no so all both only just up down off back away yet did do does done
-    within inside outside near along against toward towards through throughout via amid
-    amidst despite if whether because though although upon beyond above below behind
-    like unlike some any many much few several other others another such what whatever
-    how why again already even ever never very too quite rather almost nearly further
-    fled died left went came took made got gave ran fell lost held kept stood fought brought
-    sought built hit met saw became began drowned remain stay stayed live lived living
-    next last first"""
-)
-_VAGUE = _words("dozens hundreds thousands millions billions scores tens lots")
-_AUXILIARIES = _words(
-    """were was are is be been being have has had remain remained remains became become
-    becoming left still also reportedly reported confirmed feared believed now already newly
-    further later subsequently"""
-)
-_CHANGES = _words(
-    """rose risen rise rises rising increased increase increases increasing climbed climb
-    climbs climbing jumped jump jumps soared surged grew grown fell fall falls falling fallen
-    dropped drop drops declined decreased slipped plunged plummeted edged went gone"""
-)
-_LEADING_SKIP = _words("more additional other others new further extra")
-_DWELLINGS = _words("homes houses dwellings households apartments flats")
-_BOUNDARIES = _words("while whereas but although though however meanwhile")
+_EVENT_ADJECTIVES: frozenset[str] = frozenset(_LEXICON["event_adjectives"])
+_PEOPLE: frozenset[str] = frozenset(_LEXICON["people_nouns"])
+_NOUN_EVENTS: dict[str, str] = dict(_LEXICON["noun_events"])
+_EVENT_NOUNS: frozenset[str] = frozenset(_LEXICON["event_nouns"])
+_THINGS: frozenset[str] = frozenset(_LEXICON["thing_nouns"])
+_TIME_UNITS: frozenset[str] = frozenset(_LEXICON["time_units"])
+_MEASURES: frozenset[str] = frozenset(_LEXICON["measures"])
+_MONTHS: frozenset[str] = frozenset(_LEXICON["months"])
+_LABELS: frozenset[str] = frozenset(_LEXICON["labels"])
+_STOP: frozenset[str] = frozenset(_LEXICON["stop_words"])
+_VAGUE: frozenset[str] = frozenset(_LEXICON["vague_counts"])
+_AUXILIARIES: frozenset[str] = frozenset(_LEXICON["auxiliaries"])
+_CHANGES: frozenset[str] = frozenset(_LEXICON["changes"])
+_LEADING_SKIP: frozenset[str] = frozenset(_LEXICON["leading_skip"])
+_DWELLINGS: frozenset[str] = frozenset(_LEXICON["dwellings"])
+_BOUNDARIES: frozenset[str] = frozenset(_LEXICON["clause_boundaries"])
+_OF_THE: frozenset[str] = frozenset(_LEXICON["of_the"])
 _SUBGROUP_MARKER = re.compile(
     r"\b(?:including|includes|included|incl\.|among\s+(?:them|whom|those|these|the\s+\w+)"
     r"|of\s+(?:whom|which|them|those|these))\b",
@@ -265,45 +65,19 @@ _SUBGROUP_MARKER = re.compile(
 _SUBGROUP_AFTER = re.compile(r"^\s*(?:of\s+(?:them|whom|those|these|which))\b", re.I)
 _OF_THESE = re.compile(r"^\s*of\s+(?:them|these|those|whom)\s+(?:are|were|was|is|being)\s+", re.I)
 
+# Longest first: "just over" must win over "over".
 _QUALIFIERS: tuple[tuple[tuple[str, ...], str], ...] = tuple(
-    (tuple(phrase.split()), normal)
-    for phrase, normal in (
-        ("no fewer than", "at least"),
-        ("no less than", "at least"),
-        ("not less than", "at least"),
-        ("as many as", "up to"),
-        ("in excess of", "more than"),
-        ("upwards of", "more than"),
-        ("at least", "at least"),
-        ("more than", "more than"),
-        ("just over", "more than"),
-        ("well over", "more than"),
-        ("over", "more than"),
-        ("an estimated", "about"),
-        ("estimated", "about"),
-        ("around", "about"),
-        ("about", "about"),
-        ("approximately", "about"),
-        ("approx", "about"),
-        ("roughly", "about"),
-        ("circa", "about"),
-        ("some", "some"),
-        ("nearly", "nearly"),
-        ("almost", "nearly"),
-        ("close to", "nearly"),
-        ("up to", "up to"),
-        ("fewer than", "fewer than"),
-        ("less than", "fewer than"),
-        ("just under", "fewer than"),
-        ("under", "fewer than"),
+    sorted(
+        ((tuple(phrase.split()), normal) for phrase, normal in _LEXICON["qualifiers"].items()),
+        key=lambda entry: -len(entry[0]),
     )
 )
 
 _QUALIFIER_LAST_WORDS = frozenset(phrase[-1] for phrase, _ in _QUALIFIERS)
 _TOKEN = re.compile(r"[A-Za-z]+(?:[-'\u2019][A-Za-z]+)*|\S")
 _SCALE_WORD = re.compile(r"(?<![a-z])(?:thousand|million|billion|trillion|mln|bln|mn|bn)\b", re.I)
-_SCALE_FACTORS = {"thousand": 1e3, "million": 1e6, "mln": 1e6, "mn": 1e6, "billion": 1e9}
-_SCALE_FACTORS |= {"bln": 1e9, "bn": 1e9, "trillion": 1e12}
+# Every word _SCALE_WORD matches is a scale of the number words.
+_SCALE_FACTORS: dict[str, float] = dict(load_tables("numbers")["scales"])
 _SOFT_WRAP = re.compile(r"(?<=[^\s.!?:;])\n(?=[ \t]*[a-z])")
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 
@@ -811,9 +585,6 @@ def _share_equivalents(items: list[_Item], candidates: list[_Candidate]) -> None
         for one, other in ((a, b), (b, a)):
             if one.category == "people" and other.category not in (None, "people"):
                 one.category = other.category
-
-
-_OF_THE = _words("the its their these those")
 
 
 def _share_nouns(items: list[_Item], candidates: list[_Candidate]) -> None:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
+from pipeline.data import load_tables
+
 NUMBER_KINDS: tuple[str, ...] = ("number", "money", "percent")
 
 
@@ -24,39 +26,17 @@ class NumberSpan:
     text: str
 
 
-# --- lexicon -------------------------------------------------------------------------------
+# --- lexicon (pipeline/data/numbers.yaml) --------------------------------------------------
 
-_UNITS = {
-    "zero": 0, "nought": 0, "naught": 0, "one": 1, "two": 2, "three": 3, "four": 4,
-    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-}  # fmt: skip
-_TEENS = {
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}  # fmt: skip
-_TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90,
-}  # fmt: skip
-_SCALES = {
-    "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "lakh": 1e5,
-    "lakhs": 1e5, "crore": 1e7, "crores": 1e7, "mln": 1e6, "bln": 1e9, "tln": 1e12,
-    "bn": 1e9, "mn": 1e6,
-}  # fmt: skip
-_DOZENS = frozenset({"dozen", "dozens", "dz", "dzs", "doz", "dozs"})
-_ORDINAL_UNITS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
-    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17,
-    "eighteenth": 18, "nineteenth": 19,
-}  # fmt: skip
-_ORDINAL_TENS = {
-    "twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50, "sixtieth": 60,
-    "seventieth": 70, "eightieth": 80, "ninetieth": 90,
-}  # fmt: skip
-_ORDINAL_SCALES = {
-    "hundredth": 1e2, "thousandth": 1e3, "millionth": 1e6, "billionth": 1e9, "trillionth": 1e12,
-}  # fmt: skip
+_LEXICON = load_tables("numbers")
+_UNITS: dict[str, int] = dict(_LEXICON["units"])
+_TEENS: dict[str, int] = dict(_LEXICON["teens"])
+_TENS: dict[str, int] = dict(_LEXICON["tens"])
+_SCALES: dict[str, float] = dict(_LEXICON["scales"])
+_DOZENS: frozenset[str] = frozenset(_LEXICON["dozens"])
+_ORDINAL_UNITS: dict[str, int] = dict(_LEXICON["ordinal_units"])
+_ORDINAL_TENS: dict[str, int] = dict(_LEXICON["ordinal_tens"])
+_ORDINAL_SCALES: dict[str, float] = dict(_LEXICON["ordinal_scales"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +52,9 @@ def _ordinals() -> dict[str, _Ordinal]:
         table[word], table[word + "s"] = _Ordinal(value, 1, False), _Ordinal(value, 1, True)
     for word, value in _ORDINAL_TENS.items():
         table[word], table[word + "s"] = _Ordinal(value, 2, False), _Ordinal(value, 2, True)
-    for rank, (word, scale) in enumerate(_ORDINAL_SCALES.items(), start=3):
+    # Ranks follow size, whatever the order of the data file: hundredth 3, thousandth 4, ...
+    by_size = sorted(_ORDINAL_SCALES.items(), key=lambda item: item[1])
+    for rank, (word, scale) in enumerate(by_size, start=3):
         table[word], table[word + "s"] = _Ordinal(scale, rank, False), _Ordinal(scale, rank, True)
     table["half"], table["halves"] = _Ordinal(2, 1, False), _Ordinal(2, 1, True)
     table["quarter"], table["quarters"] = _Ordinal(4, 1, False), _Ordinal(4, 1, True)
@@ -82,34 +64,13 @@ def _ordinals() -> dict[str, _Ordinal]:
 _ORDINALS = _ordinals()
 _MULTIPLIER_WORDS = frozenset(["hundred", *_SCALES, *_DOZENS])
 _CARDINAL_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS, "hundred", *_SCALES, *_DOZENS])
-_NEGATIVE_WORDS = frozenset({"minus", "negative"})
-# "the one you mentioned": after these, "one" is a pronoun, not a number.
-_DETERMINERS = frozenset(
-    ("the", "this", "that", "which", "each", "every", "any", "no", "another", "whichever")
-)
-_SCALE_SUFFIX = {
-    "k": 1e3, "K": 1e3, "M": 1e6, "MM": 1e6, "mm": 1e6, "mil": 1e6, "mln": 1e6, "mn": 1e6,
-    "m": 1e6, "G": 1e9, "b": 1e9, "B": 1e9, "bn": 1e9, "bln": 1e9, "T": 1e12, "tn": 1e12,
-    "tln": 1e12, "trn": 1e12,
-}  # fmt: skip
-
-_CURRENCY_SYMBOLS = {
-    "$": "USD", "US$": "USD", "A$": "AUD", "AU$": "AUD", "C$": "CAD", "CA$": "CAD",
-    "HK$": "HKD", "NZ$": "NZD", "S$": "SGD", "R$": "BRL", "€": "EUR", "£": "GBP",
-    "¥": "JPY", "₹": "INR", "₦": "NGN", "₩": "KRW", "₽": "RUB", "₺": "TRY", "₱": "PHP",
-    "Rs": "INR", "Rs.": "INR", "Rp": "IDR", "Rp.": "IDR", "KSh": "KES", "Tk": "BDT",
-}  # fmt: skip
-_CURRENCY_CODES = frozenset(
-    """USD EUR GBP JPY CNY RMB INR CHF AUD CAD NZD HKD SGD SEK NOK DKK PLN CZK HUF RUB UAH TRY
-    BRL MXN ARS ZAR NGN KES EGP SAR AED ILS PKR BDT IDR MYR THB PHP KRW VND""".split()  # noqa: SIM905
-)
-_CURRENCY_WORDS = {
-    "dollar": "USD", "dollars": "USD", "euro": "EUR", "euros": "EUR", "pound": "GBP",
-    "pounds": "GBP", "sterling": "GBP", "yen": "JPY", "yuan": "CNY", "renminbi": "CNY",
-    "rupee": "INR", "rupees": "INR", "francs": "CHF", "roubles": "RUB", "rubles": "RUB",
-    "shillings": "KES", "naira": "NGN", "rand": "ZAR", "pesos": "MXN", "won": "KRW",
-}  # fmt: skip
-_PERCENT_WORDS = frozenset({"percent", "percents", "percentage", "pct"})
+_NEGATIVE_WORDS: frozenset[str] = frozenset(_LEXICON["negative_words"])
+_DETERMINERS: frozenset[str] = frozenset(_LEXICON["determiners"])
+_SCALE_SUFFIX: dict[str, float] = dict(_LEXICON["scale_suffixes"])
+_CURRENCY_SYMBOLS: dict[str, str] = dict(_LEXICON["currency_symbols"])
+_CURRENCY_CODES: frozenset[str] = frozenset(_LEXICON["currency_codes"])
+_CURRENCY_WORDS: dict[str, str] = dict(_LEXICON["currency_words"])
+_PERCENT_WORDS: frozenset[str] = frozenset(_LEXICON["percent_words"])
 
 # --- atoms ---------------------------------------------------------------------------------
 

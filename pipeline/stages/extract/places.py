@@ -25,6 +25,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from pipeline.model import Place
 from pipeline.stages.extract.gazetteer import (
     COMMON_WORDS,
     Candidate,
@@ -36,7 +37,7 @@ from pipeline.stages.extract.gazetteer import (
 )
 from pipeline.stages.text import Sentence, sentence_at, split_sentences
 
-__all__ = ["Gazetteer", "Place", "PlacesResult", "extract_places", "load_gazetteer"]
+__all__ = ["Gazetteer", "PlacesResult", "extract_places", "load_gazetteer"]
 
 # Below this, a town needs its country named elsewhere (or "in <town>") to count.
 SMALL_CITY_POPULATION = 100000
@@ -111,28 +112,6 @@ _DATELINE = re.compile(
 _NAME_PARTICLES = frozenset(words("al el de del da do du des la le les au aux of the and on upon"))
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u2010": "-", "\u2011": "-"})
-
-
-@dataclass(frozen=True)
-class Place:
-    name: str
-    country: str | None
-    geonameid: int | None
-    lat: float | None
-    lon: float | None
-    mentions: int
-    kind: str  # "country" | "city" | "region"
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "country": self.country,
-            "geonameid": self.geonameid,
-            "lat": self.lat,
-            "lon": self.lon,
-            "mentions": self.mentions,
-            "kind": self.kind,
-        }
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
-import yaml
+
+from pipeline.data.load import DataFileError, read_yaml
+from pipeline.model import TopicScore
 
 DEFAULT_TOPICS_PATH = Path(__file__).resolve().parents[3] / "config" / "topics.yaml"
 
@@ -37,16 +39,6 @@ _MIN_PREFIX = 3
 
 class TopicConfigError(ValueError):
     """The topic definitions file is not valid YAML or does not follow the schema."""
-
-
-@dataclass(frozen=True)
-class TopicScore:
-    code: str
-    label: str
-    score: float
-
-    def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "label": self.label, "score": round(self.score, 4)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,51 +160,17 @@ def _depth(parents: list[int], index: int) -> int:
 # --- loading -------------------------------------------------------------------------------
 
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses 10x faster
-
-
-class _UniqueKeyLoader(_BaseLoader):
-    """SafeLoader that refuses duplicate keys, which would silently drop a term or topic."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        if key in mapping:
-            line = key_node.start_mark.line + 1
-            raise TopicConfigError(f"duplicate key {key!r} at line {line}")
-        mapping[key] = loader.construct_object(value_node)
-    return mapping
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-
-
 def load_topic_model(path: Path | None = None) -> TopicModel:
     """Read and compile topic definitions; raise TopicConfigError with a one-line message."""
     path = path or DEFAULT_TOPICS_PATH
     try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TopicConfigError(f"{path}: cannot read: {exc}") from exc
+        data = read_yaml(path)
+    except DataFileError as exc:
+        raise TopicConfigError(str(exc)) from exc
     try:
-        data = yaml.load(raw, Loader=_UniqueKeyLoader)
         return _compile(data)
     except TopicConfigError as exc:
         raise TopicConfigError(f"{path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise TopicConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from exc
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    return " ".join(f"{problem}{where}".split())
 
 
 def _compile(data: object) -> TopicModel:

@@ -10,7 +10,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import accumulate, chain, islice
 
-from pipeline.stages.query.model import MatchDocument
+from pipeline.model import MatchDocument
 from pipeline.stages.query.normalise import (
     GAP_AND_TOKEN,
     LONG_KEY,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
+from pipeline.model import Hit, MatchResult
 from pipeline.stages.query.document import DocumentIndex, FieldIndex
-from pipeline.stages.query.model import Hit, MatchResult
 from pipeline.stages.query.nodes import (
     And,
     Country,

@@ -12,10 +12,10 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from pipeline.model import MatchDocument
 from pipeline.stages.query.document import DocumentIndex
 from pipeline.stages.query.errors import QueryError
 from pipeline.stages.query.evaluate import evaluate
-from pipeline.stages.query.model import MatchDocument
 from pipeline.stages.query.syntax import compile_cached
 
 

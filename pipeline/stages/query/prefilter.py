@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
+from pipeline.model import MatchDocument, MatchResult
 from pipeline.stages.query.document import DocumentIndex
 from pipeline.stages.query.evaluate import evaluate
-from pipeline.stages.query.model import MatchDocument, MatchResult
 from pipeline.stages.query.nodes import And, Node, Or, Phrase, Prefix, Proximity, Term
 from pipeline.stages.query.normalise import LONG_KEY, SHORT_KEY, compound_key
 from pipeline.stages.query.syntax import TEXT_FIELDS, CompiledQuery

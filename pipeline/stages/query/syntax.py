@@ -15,7 +15,7 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
 from luqum.thread import parse
 
-from pipeline.stages.extract.figures import FIGURE_CATEGORIES
+from pipeline.model import FIGURE_CATEGORIES
 from pipeline.stages.query.clauses import Conjunction, flatten, is_mixed, occurs
 from pipeline.stages.query.countries import country_code
 from pipeline.stages.query.errors import QueryError

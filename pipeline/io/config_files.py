@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import ConfigError
+from pipeline.model import RuleMode
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -35,7 +36,7 @@ class RuleSpec(BaseModel):
     secret: str | None = None
     feed: str | None = None
     enabled: bool = True
-    mode: str = "immediate"
+    mode: str = RuleMode.IMMEDIATE
     notify: list[str] = Field(default_factory=list)
 
 

@@ -1,0 +1,77 @@
+"""Queries on feeds: add, find, list, claim the due ones, remove."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from pipeline.errors import NotFoundError
+from pipeline.io.store.tables import Feed, utcnow
+
+
+def add_feed(session: Session, url: str, name: str, interval_seconds: int) -> Feed:
+    existing = session.exec(select(Feed).where(Feed.url == url)).first()
+    if existing is not None:
+        existing.name = name or existing.name
+        existing.interval_seconds = interval_seconds
+        existing.enabled = True
+        session.add(existing)
+        return existing
+    feed = Feed(url=url, name=name, interval_seconds=interval_seconds, next_poll_at=utcnow())
+    session.add(feed)
+    session.flush()
+    return feed
+
+
+def find_feed(session: Session, ref: str) -> Feed | None:
+    """A feed by id, exact URL or exact name."""
+    if ref.isdigit():
+        return session.get(Feed, int(ref))
+    return session.exec(select(Feed).where((Feed.url == ref) | (Feed.name == ref))).first()
+
+
+def require_feed(session: Session, ref: str) -> Feed:
+    """Like find_feed, but an unknown reference is a NotFoundError that says what to give."""
+    feed = find_feed(session, ref)
+    if feed is None:
+        raise NotFoundError(
+            f"no feed {ref!r} (give its id, URL or name; see `newswatch feeds list`)"
+        )
+    return feed
+
+
+def get_feed(session: Session, feed_id: int) -> Feed | None:
+    return session.get(Feed, feed_id)
+
+
+def list_feeds(session: Session) -> list[Feed]:
+    return list(session.exec(select(Feed).order_by(col(Feed.id))).all())
+
+
+def delete_feed(session: Session, feed: Feed) -> None:
+    session.delete(feed)
+
+
+def claim_due_feeds(session: Session, now: datetime, lease: timedelta, limit: int) -> list[int]:
+    """Claim due feeds by pushing next_poll_at past the lease, one conditional UPDATE each.
+
+    A feed whose UPDATE matches no row was claimed by another tick in the meantime.
+    """
+    candidates = session.exec(
+        select(Feed.id, Feed.next_poll_at)
+        .where(Feed.enabled == True, Feed.next_poll_at <= now)  # noqa: E712
+        .order_by(col(Feed.next_poll_at))
+        .limit(limit)
+    ).all()
+    claimed: list[int] = []
+    for feed_id, due_at in candidates:
+        result = session.execute(
+            update(Feed)
+            .where(Feed.id == feed_id, Feed.next_poll_at == due_at)  # type: ignore[arg-type]
+            .values(next_poll_at=now + lease)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            claimed.append(feed_id)  # type: ignore[arg-type]
+    return claimed

@@ -1,0 +1,56 @@
+"""Schema migrations (Alembic), run by `newswatch db upgrade` and before each command.
+
+Every command checks the schema first; when it is current (the common case) that check is
+one query and Alembic is never imported, so a command starts at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+
+from pipeline.io.store.engine import database_errors, get_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The newest migration. A test compares it with Alembic's head, so a new migration that
+# is not named here fails CI instead of leaving stores un-migrated.
+HEAD_REVISION = "0005"
+
+
+def alembic_config(database_url: str) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation would mangle a '%' in a password.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    with database_errors(database_url):
+        command.upgrade(alembic_config(database_url), revision)  # type: ignore[arg-type]
+
+
+def schema_is_current(database_url: str) -> bool:
+    """Whether the store is at HEAD_REVISION (False for a store not created yet)."""
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            return False
+    with database_errors(database_url), get_engine(database_url).connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return version == HEAD_REVISION
+
+
+def ensure_schema(database_url: str) -> None:
+    """Create or migrate the store unless it is already current."""
+    if not schema_is_current(database_url):
+        upgrade_database(database_url)
