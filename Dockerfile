@@ -1,4 +1,6 @@
 # newswatch image: one image for the migrate, worker and beat services of docker-compose.yml.
+# Runtime packages only: requirements.lock pins (with hashes) what newswatch needs to run;
+# the test and lint tools are in requirements-dev.lock, which this image never installs.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -59,6 +59,32 @@ class Channel(StrEnum):
     APPRISE = "apprise"
 
 
+class Origin(StrEnum):
+    """Where a feed or rule came from: the config files own what they declare; what a user
+    made by hand (CLI or API) is never changed by a sync."""
+
+    CONFIG = "config"
+    USER = "user"
+
+
+class FeedHealth(StrEnum):
+    """ok; failing after several failed polls in a row; silent when no new entry arrived
+    for several of the feed's usual gaps; paused by the operator."""
+
+    OK = "ok"
+    FAILING = "failing"
+    SILENT = "silent"
+    PAUSED = "paused"
+
+
+class FeedEventKind(StrEnum):
+    """Feed-health events, delivered to the operator's webhook and channels."""
+
+    FAILING = "feed.failing"
+    SILENT = "feed.silent"
+    RECOVERED = "feed.recovered"
+
+
 class PollStatus(StrEnum):
     OK = "ok"
     NOT_MODIFIED = "not-modified"

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -76,13 +76,15 @@ class Settings(BaseSettings):
         description="Celery broker URL; default filesystem:// under <data_dir>/broker. "
         "Production: redis://host:6379/0.",
     )
-    feeds_file: Path = Field(
-        CONFIG_DIR / "feeds.yaml",
-        description="Feeds added by `newswatch config sync`, `run` and `beat`.",
+    feeds_file: Path | None = Field(
+        None,
+        description="A feeds file (see config/feeds.yaml) that `newswatch config sync`, `run` "
+        "and `beat` keep the store in step with; unset: no file, feeds come from the CLI.",
     )
-    rules_file: Path = Field(
-        CONFIG_DIR / "rules.yaml",
-        description="Rules added by `newswatch config sync`, `run` and `beat`.",
+    rules_file: Path | None = Field(
+        None,
+        description="A rules file (see config/rules.yaml) kept in step like feeds_file; "
+        "unset: no file, rules come from the CLI (a fresh install sends nowhere).",
     )
     topics_file: Path = Field(
         CONFIG_DIR / "topics.yaml", description="IPTC Media Topics definitions used for tagging."
@@ -150,7 +152,45 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = Field(120, ge=5, description="Celery soft time limit, seconds.")
     task_time_limit: int = Field(180, ge=10, description="Celery hard time limit, seconds.")
     worker_concurrency: int = Field(2, ge=1, description="Worker processes for `newswatch run`.")
+    backlog_max_age: int = Field(
+        2 * 86400,
+        ge=0,
+        description="Seconds: on a feed's first poll, entries older than this (or undated) are "
+        "stored and searchable but raise no alerts (`feeds add --backfill` alerts on them).",
+    )
+    feed_failing_after: int = Field(
+        3,
+        ge=1,
+        description="Failed polls in a row (errors or non-feed answers) before a feed "
+        "is failing and the operator is told.",
+    )
+    feed_silent_gaps: float = Field(
+        5.0,
+        ge=1,
+        description="A feed is silent when no new entry arrived for this many of its usual gaps "
+        "between entries (and at least feed_silent_min seconds).",
+    )
+    feed_silent_min: int = Field(
+        6 * 3600, ge=60, description="Seconds without a new entry before any feed can be silent."
+    )
+    operator_webhook_url: str | None = Field(
+        None,
+        description="Where feed-health events (feed.failing, feed.silent, feed.recovered) are "
+        "POSTed, signed like alerts; unset: events are only listed by `newswatch feeds events`.",
+    )
+    operator_webhook_secret: SecretStr | None = Field(
+        None, description="whsec_ secret that signs the operator's webhook (required with its URL)."
+    )
+    operator_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Apprise URLs (comma-separated) that also receive feed-health events.",
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: str = Field(
+        "text",
+        description="Log lines as text (with feed_id=, article_id=, … and the reason) or json "
+        "(one object per line, for production).",
+    )
     clock_offset_file: Path | None = Field(
         None,
         description="For drills and tests only: a file holding seconds to add to the clock, "
@@ -184,7 +224,29 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("http_allow_hosts", mode="before")
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError(f"unknown log format {value!r}: use text or json")
+        return value.lower()
+
+    @field_validator("operator_webhook_secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("whsec_"):
+            raise ValueError("must be a whsec_ secret (see `newswatch rules rotate-secret`)")
+        return value
+
+    @model_validator(mode="after")
+    def _operator_pair(self) -> Settings:
+        if self.operator_webhook_url and self.operator_webhook_secret is None:
+            raise ValueError(
+                "NEWSWATCH_OPERATOR_WEBHOOK_URL needs NEWSWATCH_OPERATOR_WEBHOOK_SECRET (whsec_…)"
+            )
+        return self
+
+    @field_validator("http_allow_hosts", "operator_channels", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -260,7 +322,8 @@ def _describe_validation(exc: Exception) -> str:
         parts = []
         for err in errors():
             loc = ".".join(str(p) for p in err.get("loc", ()))
-            parts.append(f"NEWSWATCH_{loc.upper()}: {err.get('msg')}")
+            message = str(err.get("msg", "")).removeprefix("Value error, ")
+            parts.append(f"NEWSWATCH_{loc.upper()}: {message}" if loc else message)
         return "; ".join(parts)
     return _first_line(exc)
 

@@ -11,8 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 from kombu import Exchange, Queue
 
+from pipeline.runtime import ensure_writable_dir
 from pipeline.settings import Settings, get_settings
 
 FETCH_QUEUE = "fetch"
@@ -104,7 +106,17 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
 def prepare_broker(settings: Settings) -> None:
     if settings.uses_filesystem_broker:
         for name in ("queue", "control"):
-            (settings.broker_dir / name).mkdir(parents=True, exist_ok=True)
+            ensure_writable_dir(settings.broker_dir / name, "broker directory")
+
+
+@setup_logging.connect
+def _newswatch_logging(**_: Any) -> None:
+    # A receiver here makes Celery leave logging to newswatch: its own format would drop
+    # the ids and reasons the services log.
+    from worker.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def create_app(settings: Settings | None = None) -> Celery:

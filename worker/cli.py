@@ -7,23 +7,61 @@ database) end with one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import click
 import typer
+from typer._click import exceptions as typer_click_errors
 
 from pipeline.errors import ConfigError, NewswatchError
 from pipeline.model import OutboxStatus, RuleMode
 
+PROG = "newswatch"
+
 app = typer.Typer(
-    name="newswatch",
+    name=PROG,
     help="Watch news feeds, tag articles and send signed alert webhooks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PROG)
+    except PackageNotFoundError:  # a source checkout run without `pip install -e .`
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {_installed_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _app_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options of `newswatch` itself (its help text is the one given to typer.Typer)."""
+
+
 feeds_app = typer.Typer(help="Watched feeds.", no_args_is_help=True)
 rules_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts (the delivery outbox).", no_args_is_help=True)
@@ -74,7 +112,7 @@ def _start_worker(queues: str, concurrency: int | None, beat: bool) -> None:
     if rt.settings.log_level in ("WARNING", "ERROR", "CRITICAL"):
         argv.insert(0, "--quiet")  # a global option: it goes before the sub-command
     if beat:
-        argv += ["--beat", f"--schedule={rt.settings.data_dir.resolve() / 'beat-schedule'}"]
+        argv += ["--beat", f"--schedule={_beat_schedule(rt)}"]
     celery_app.worker_main(argv)
 
 
@@ -94,7 +132,7 @@ def run(
     concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
     """The main job: worker (both queues) and beat in one process, on the configured backends."""
-    sync_config()
+    _sync_files()
     _start_worker("fetch,extract", concurrency, beat=True)
 
 
@@ -116,13 +154,20 @@ def beat() -> None:
     It also syncs config/feeds.yaml and config/rules.yaml into the store at start.
     """
     rt = _runtime()
-    sync_config()
+    _sync_files()
     from worker.celery_app import app as celery_app
 
     _check_broker(celery_app)
-    schedule = rt.settings.data_dir.resolve() / "beat-schedule"
-    schedule.parent.mkdir(parents=True, exist_ok=True)
+    schedule = _beat_schedule(rt)
     celery_app.start(["beat", f"--loglevel={rt.settings.log_level}", f"--schedule={schedule}"])
+
+
+def _beat_schedule(rt: Any) -> Path:
+    """Beat keeps its schedule in the data directory, which may not exist yet (a first
+    start with Redis and PostgreSQL creates nothing else there)."""
+    from pipeline.runtime import ensure_writable_dir
+
+    return ensure_writable_dir(rt.settings.data_dir, "data directory") / "beat-schedule"
 
 
 @db_app.command("upgrade")
@@ -130,7 +175,9 @@ def db_upgrade() -> None:
     """Create or migrate the store's tables to the latest schema."""
     from pipeline.services.schema import upgrade_schema
 
-    upgrade_schema(_runtime())
+    applied = upgrade_schema(_runtime())
+    if applied:
+        typer.echo(f"applied migrations {', '.join(applied)} to {_masked_store_url()}")
     typer.echo(f"database is up to date: {_masked_store_url()}")
 
 
@@ -151,12 +198,31 @@ def config_show() -> None:
 
 @config_app.command("sync")
 def sync_config() -> None:
-    """Add or update the feeds and rules of the config files (never deletes)."""
+    """Keep the store in step with the feeds and rules files named in the settings
+    (NEWSWATCH_FEEDS_FILE, NEWSWATCH_RULES_FILE). Hand-made feeds and rules are never
+    changed; a clash with one is an error line, and the exit status is 2."""
+    if _sync_files():
+        raise typer.Exit(2)
+
+
+def _sync_files() -> int:
+    """Sync (run, beat and `config sync` call this); returns the number of clashes."""
     from pipeline.services import catalog
 
+    rt = _runtime()
     _upgrade()
-    report = catalog.sync_config_files(_runtime())
-    typer.echo(f"synced {report.feeds} feeds and {report.rules} rules from config", err=True)
+    report = catalog.sync_config_files(rt)
+    for line in report.released:
+        typer.echo(f"newswatch: {line}", err=True)
+    for line in report.clashes:
+        typer.echo(f"newswatch: error: {line}", err=True)
+    files = [str(f) for f in (rt.settings.feeds_file, rt.settings.rules_file) if f]
+    if files:
+        typer.echo(
+            f"synced {report.feeds} feeds and {report.rules} rules from {', '.join(files)}",
+            err=True,
+        )
+    return len(report.clashes)
 
 
 # --- feeds ------------------------------------------------------------------------------
@@ -167,41 +233,135 @@ def feeds_add(
     url: str,
     name: Annotated[str, typer.Option(help="A label for the feed.")] = "",
     interval: Annotated[int | None, typer.Option(min=30, help="Seconds between polls.")] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check",
+            help="GET the URL once first: refuse a 404 or an unreachable host, and find the "
+            "feed a web page links to.",
+        ),
+    ] = True,
+    update: Annotated[
+        bool, typer.Option("--update", help="Change the name or interval of a watched URL.")
+    ] = False,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="Alert on the entries already in the feed too (by default the first poll's "
+            "backlog is stored and searchable but raises no alerts).",
+        ),
+    ] = False,
 ) -> None:
-    """Watch a feed."""
+    """Watch a feed (RSS, Atom or JSON Feed, or a web page that links to one)."""
     from pipeline.services import catalog
 
     _upgrade()
-    feed = catalog.add_feed(_runtime(), url, name, interval)
+    rt = _runtime()
+    if check:
+        found = catalog.check_feed(rt, url)
+        if found.discovered_from:
+            typer.echo(f"{url} is a web page; it links to the feed {found.url}", err=True)
+            for other in found.alternatives:
+                typer.echo(f"  it also links to {other}", err=True)
+        url, name = found.url, name or found.title
+    feed = catalog.add_feed(rt, url, name, interval, update=update, backfill=backfill)
     typer.echo(f"feed {feed.id}: {feed.url} every {feed.interval_seconds}s")
+
+
+@feeds_app.command("edit")
+def feeds_edit(
+    feed: str,
+    name: Annotated[str | None, typer.Option(help="A new label.")] = None,
+    interval: Annotated[int | None, typer.Option(min=30, help="Seconds between polls.")] = None,
+) -> None:
+    """Change a feed's name or interval (by id, URL or name)."""
+    from pipeline.services import catalog
+
+    _upgrade()
+    edited = catalog.edit_feed(_runtime(), feed, name, interval)
+    typer.echo(f"feed {edited.id}: {edited.name or '-'} every {edited.interval_seconds}s")
+
+
+@feeds_app.command("pause")
+def feeds_pause(feed: str) -> None:
+    """Stop polling a feed for now (its articles and alerts stay)."""
+    from pipeline.services import catalog
+
+    _upgrade()
+    paused = catalog.pause_feed(_runtime(), feed)
+    typer.echo(f"feed {paused.id} paused: {paused.url}")
+
+
+@feeds_app.command("resume")
+def feeds_resume(feed: str) -> None:
+    """Poll a paused feed again, from now."""
+    from pipeline.services import catalog
+
+    _upgrade()
+    resumed = catalog.resume_feed(_runtime(), feed)
+    typer.echo(f"feed {resumed.id} resumed: {resumed.url}")
 
 
 @feeds_app.command("list")
 def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Watched feeds and their polling state."""
+    """Watched feeds with their health (ok, failing, silent, paused) and polling state."""
     from pipeline.services import catalog
 
     _upgrade()
     feeds = catalog.list_feeds(_runtime())
     if as_json:
         for feed in feeds:
-            _echo_json(feed.model_dump(exclude={"etag"}))
+            row = feed.model_dump(exclude={"etag"})
+            row["health"] = _health(feed)
+            _echo_json(row)
         return
     for feed in feeds:
-        state = f"errors={feed.error_count}" + (f" ({feed.last_error})" if feed.last_error else "")
+        health = _health(feed)
+        detail = f" ({feed.last_error})" if feed.last_error and health != "paused" else ""
+        last = f"{feed.last_new_entry_at:%Y-%m-%d %H:%M}" if feed.last_new_entry_at else "never"
         typer.echo(
-            f"{feed.id}\t{feed.name or '-'}\t{feed.url}\tevery {feed.interval_seconds}s\t"
-            f"next {feed.next_poll_at:%Y-%m-%d %H:%M:%S}\t{state}"
+            f"{feed.id}\t{feed.name or '-'}\t{feed.url}\t{health}{detail}\t"
+            f"errors={feed.error_count}\tlast new entry {last}\tevery {feed.interval_seconds}s"
+            f"\tnext {feed.next_poll_at:%Y-%m-%d %H:%M:%S}"
         )
 
 
+def _health(feed: Any) -> str:
+    return "paused" if not feed.enabled else str(feed.health)
+
+
+@feeds_app.command("events")
+def feeds_events(
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Feeds that started failing, went silent or recovered, newest first."""
+    from pipeline.services import catalog
+
+    _upgrade()
+    for event in catalog.list_feed_events(_runtime(), limit):
+        if as_json:
+            _echo_json(event.__dict__)
+        else:
+            typer.echo(
+                f"{event.created_at:%Y-%m-%d %H:%M:%S}\t{event.kind}\tfeed {event.feed_id} "
+                f"({event.feed})\t{event.previous} -> {event.health}\t{event.reason or ''}"
+            )
+
+
 @feeds_app.command("remove")
-def feeds_remove(feed: str) -> None:
+def feeds_remove(
+    feed: str,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also disable the rules scoped to this feed.")
+    ] = False,
+) -> None:
     """Stop watching a feed (by id, URL or name)."""
     from pipeline.services import catalog
 
     _upgrade()
-    removed = catalog.remove_feed(_runtime(), feed)
+    removed = catalog.remove_feed(_runtime(), feed, force=force)
     typer.echo(f"removed feed {removed.id}: {removed.url}")
 
 
@@ -265,6 +425,31 @@ def rules_add(
     typer.echo(f"rule {rule.id}: {rule.name!r} -> {rule.webhook_url}")
     if not secret:
         typer.echo(f"signing secret: {rule.secret}")
+    _warn_about(rule.query)
+
+
+@app.command()
+def init(
+    webhook: Annotated[
+        str, typer.Option(help="Your receiver: the sample rules send their alerts here.")
+    ],
+    secret: Annotated[
+        str | None, typer.Option(help="whsec_… signing secret (generated if omitted).")
+    ] = None,
+) -> None:
+    """Create the store and the sample rules (ceasefire, evacuation), pointed at your webhook.
+
+    A fresh install has no rules and sends nowhere until you add rules (or run this)."""
+    from pipeline.services import catalog
+
+    _upgrade()
+    added = catalog.add_sample_rules(_runtime(), webhook, secret)
+    for rule in added:
+        typer.echo(f"rule {rule.id}: {rule.name!r} {rule.query!r} -> {rule.webhook_url}")
+    if added and not secret:
+        typer.echo(f"signing secret: {added[0].secret}")
+    if not added:
+        typer.echo("the sample rules exist already; nothing changed", err=True)
 
 
 @rules_app.command("list")
@@ -285,6 +470,7 @@ def rules_list(
         elif rule.consecutive_failures:
             state += f", {rule.consecutive_failures} failed deliveries in a row"
         channels = f"+{len(rule.channels)} channels" if rule.channels else "webhook only"
+        state += f", from {rule.origin}"
         typer.echo(
             f"{rule.id}\t{rule.name}\t{rule.query}\t{rule.webhook_url}\t{channels}\t"
             f"{rule.mode}\t{scope}\t{state}\t{secret}"
@@ -299,6 +485,64 @@ def rules_remove(rule: str) -> None:
     _upgrade()
     removed = catalog.remove_rule(_runtime(), rule)
     typer.echo(f"removed rule {removed.id}: {removed.name}")
+
+
+@rules_app.command("edit")
+def rules_edit(
+    rule: str,
+    query: Annotated[str | None, typer.Option(help="A new query (checked first).")] = None,
+    webhook: Annotated[str | None, typer.Option(help="A new webhook URL.")] = None,
+    feed: Annotated[
+        str | None, typer.Option(help="Only this feed (id, URL or name); '' for all feeds.")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="immediate, hourly or daily.")] = None,
+    notify: Annotated[
+        list[str] | None, typer.Option(help="Apprise URLs replacing the rule's channels.")
+    ] = None,
+) -> None:
+    """Change some fields of a rule; the others and its signing secret stay."""
+    from pipeline.services import catalog
+
+    _upgrade()
+    edited = catalog.edit_rule(
+        _runtime(),
+        rule,
+        query=query,
+        webhook_url=webhook,
+        feed=feed,
+        mode=mode,
+        channels=list(notify) if notify is not None else None,
+    )
+    typer.echo(f"rule {edited.id}: {edited.name!r} {edited.query!r} -> {edited.webhook_url}")
+    _warn_about(edited.query)
+
+
+@rules_app.command("enable")
+def rules_enable(rule: str) -> None:
+    """Match a disabled rule again."""
+    from pipeline.services import catalog
+
+    _upgrade()
+    enabled = catalog.enable_rule(_runtime(), rule)
+    typer.echo(f"rule {enabled.id}: {enabled.name!r} enabled")
+
+
+@rules_app.command("disable")
+def rules_disable(rule: str) -> None:
+    """Stop matching a rule (its alerts stay; deliveries already queued still go out)."""
+    from pipeline.services import catalog
+
+    _upgrade()
+    disabled = catalog.disable_rule(_runtime(), rule)
+    typer.echo(f"rule {disabled.id}: {disabled.name!r} disabled")
+
+
+def _warn_about(query: str) -> None:
+    """Warnings about a saved query (lowercase and/or/not read as words, …) on stderr."""
+    from pipeline.stages import match
+
+    for warning in getattr(match, "query_warnings", lambda _q: [])(query):
+        typer.echo(f"newswatch: warning: {warning}", err=True)
 
 
 @rules_app.command("test")
@@ -377,7 +621,10 @@ def alerts_list(
     from pipeline.services import reports
 
     _upgrade()
-    for row in reports.list_alerts(_runtime(), OutboxStatus.DEAD if failed else status, limit):
+    rt = _runtime()
+    chosen = OutboxStatus.DEAD if failed else status
+    rows = reports.list_alerts(rt, chosen, limit)
+    for row in rows:
         if as_json:
             _echo_json(row)
         else:
@@ -386,6 +633,40 @@ def alerts_list(
                 f"{row['id']}\t{row['status']}\tattempts={row['attempts']}\t{row['rule']}\t"
                 f"{row['article']}{error}"
             )
+    total = reports.count_alerts(rt, chosen)
+    if total > len(rows):
+        typer.echo(
+            f"showing the newest {len(rows)} of {total} alerts; use --limit {total} for all",
+            err=True,
+        )
+
+
+@alerts_app.command("show")
+def alerts_show(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id (see `alerts list`).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One alert with every delivery attempt."""
+    from pipeline.services import reports
+
+    _upgrade()
+    alert = reports.show_alert(_runtime(), alert_id)
+    if as_json:
+        _echo_json(alert)
+        return
+    typer.echo(
+        f"alert {alert['id']} ({alert['kind']}): {alert['status']}, rule {alert['rule']!r}, "
+        f"webhook-id {alert['webhook_id']}"
+    )
+    typer.echo(f"  article {alert['article']['id']}: {alert['article']['title']}")
+    typer.echo(f"  {alert['article']['url']}")
+    if alert["last_error"]:
+        typer.echo(f"  last error: {alert['last_error']}")
+    for attempt in alert["deliveries"]:
+        outcome = attempt["error"] or f"HTTP {attempt['status_code']}"
+        typer.echo(f"  {attempt['at']}\t{attempt['to']}\t{outcome}\t{attempt['duration_ms']} ms")
+    if not alert["deliveries"]:
+        typer.echo("  no delivery attempt yet")
 
 
 @stories_app.command("list")
@@ -538,22 +819,204 @@ def demo(
     raise typer.Exit(run_demo(exit_after=exit_after, timeout=timeout, keep_data=keep_data))
 
 
+# --- entry point: every user mistake is one line on stderr and exit status 2 ------------
+
+# typer >= 0.2x vendors click as `typer._click` with its own exception classes; `click`
+# itself is still installed (celery needs it), so both families are caught.
+_USAGE_ERRORS = (typer_click_errors.UsageError, click.exceptions.UsageError)
+_CLICK_ERRORS = (typer_click_errors.ClickException, click.exceptions.ClickException)
+_NO_SUCH_OPTION = (typer_click_errors.NoSuchOption, click.exceptions.NoSuchOption)
+_ABORTS = (typer.Abort, click.exceptions.Abort)
+_USAGE_STATUS = 2
+# A message may quote what the user typed (a 100,000-character URL, a pasted page as a
+# feed name): each word of it is shortened, and the whole line capped, to stay readable.
+_MAX_WORD = 200
+_MAX_MESSAGE = 2000
+
+
 def main() -> None:
+    argv = sys.argv[1:]
     try:
-        result = app(standalone_mode=False)
-    except click.exceptions.Abort:
+        result = app(args=argv, prog_name=PROG, standalone_mode=False)
+    except typer_click_errors.NoArgsIsHelpError as exc:
+        # The help was already printed on stdout while the exception was built.
+        _fail(_missing_command_message(exc.ctx))
+    except _USAGE_ERRORS as exc:
+        _fail(_usage_message(exc, argv))
+    except _CLICK_ERRORS as exc:
+        _fail(exc.format_message())
+    except _ABORTS:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except NewswatchError as exc:
-        typer.echo(f"newswatch: error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except OSError as exc:
+        # Raised by the environment, not by a bug: a data directory that is a file or
+        # not writable, a settings file that is a directory or unreadable.
+        _fail(_os_error_message(exc))
     except KeyboardInterrupt:
         sys.exit(130)
     if isinstance(result, int) and result:
         sys.exit(result)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"{PROG}: error: {_one_line(message)}", err=True)
+    sys.exit(_USAGE_STATUS)
+
+
+def _one_line(text: str) -> str:
+    """Collapse line breaks and escape control characters, so one message stays one line
+    and cannot move the cursor or recolour the terminal."""
+    words = [w if len(w) <= _MAX_WORD else w[:_MAX_WORD] + "…" for w in text.split()]
+    flat = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in " ".join(words))
+    return flat if len(flat) <= _MAX_MESSAGE else flat[:_MAX_MESSAGE] + "…"
+
+
+def _help_hint(ctx: Any) -> str:
+    path = " ".join(_command_names(ctx)) if ctx is not None else PROG
+    return f"(see '{path} --help')"
+
+
+def _help_hint_from_argv(argv: Sequence[str]) -> str:
+    """The help hint when click gave no context (``--interval`` without its value): the
+    command is found by walking the user's arguments down the command tree."""
+    command: Any = typer.main.get_command(app)
+    names = [PROG]
+    for token in argv:
+        command = getattr(command, "commands", {}).get(token)
+        if command is None:
+            break
+        names.append(token)
+    return f"(see '{' '.join(names)} --help')"
+
+
+def _command_names(ctx: Any) -> list[str]:
+    """``["newswatch", "rules", "add"]``: the names the user typed to reach ``ctx``."""
+    names: list[str] = []
+    while ctx is not None:
+        names.append(ctx.info_name if ctx.parent is not None else PROG)
+        ctx = ctx.parent
+    return names[::-1]
+
+
+def _missing_command_message(ctx: Any) -> str:
+    command = getattr(ctx, "command", None)
+    if command is not None and hasattr(command, "list_commands"):
+        choices = ", ".join(command.list_commands(ctx))
+        return f"missing command: one of {choices} {_help_hint(ctx)}"
+    return f"missing arguments {_help_hint(ctx)}"
+
+
+def _usage_message(
+    exc: typer_click_errors.UsageError | click.exceptions.UsageError, argv: Sequence[str]
+) -> str:
+    ctx = exc.ctx
+    hint = _help_hint(ctx) if ctx is not None else _help_hint_from_argv(argv)
+    message = exc.format_message().rstrip(".")
+    rest = _args_after_command(ctx, argv)
+    if isinstance(exc, _NO_SUCH_OPTION):
+        option = exc.option_name
+        token = _offending_token(option, rest)
+        if token is not None and _takes_values(ctx) and _may_be_value(token):
+            shown = "" if token == option else f" (in {token!r})"
+            return (
+                f"No such option: {option}{shown}; if {token!r} is a value, write the "
+                f"options first, then '--', then the values: {_reordered(ctx, rest)} {hint}"
+            )
+        if exc.possibilities:
+            return f"{exc.message}; did you mean {' or '.join(exc.possibilities)}? {hint}"
+        return f"{exc.message} {hint}"
+    if "--" in rest and _options_after_dashes(ctx, rest):
+        return (
+            f"{message}; options after '--' are read as values, put them before it: "
+            f"{_reordered(ctx, rest)} {hint}"
+        )
+    if message.startswith("Got unexpected extra argument") and _takes_values(ctx):
+        # Most often an unquoted query: `rules add r1 ceasefire gaza --webhook …`.
+        return f"{message}; quote a value that contains spaces {hint}"
+    return f"{message} {hint}"
+
+
+def _args_after_command(ctx: Any, argv: Sequence[str]) -> list[str]:
+    """The arguments the user gave after the command names (``rules add``)."""
+    rest = list(argv)
+    for name in _command_names(ctx)[1:]:
+        if name in rest:
+            rest = rest[rest.index(name) + 1 :]
+    return rest
+
+
+def _offending_token(option: str, args: Sequence[str]) -> str | None:
+    """The argument click took an unknown ``option`` from: ``-r`` comes from ``-rumour``."""
+    for token in args:
+        if token == "--":
+            return None
+        if token == option or token.startswith(f"{option}="):
+            return token
+        if not option.startswith("--") and token.startswith(option) and token[1:2] != "-":
+            return token
+    return None
+
+
+def _may_be_value(token: str) -> bool:
+    # This CLI has no short options, so `-rumour` or `-5` is a value, never a typo; a
+    # `--long` word is taken for a mistyped option unless it holds a space (a query).
+    return not token.startswith("--") or any(ch.isspace() for ch in token)
+
+
+def _options_of(ctx: Any) -> dict[str, bool]:
+    """Each option name of ``ctx``'s command, and whether it takes a value."""
+    options: dict[str, bool] = {}
+    for param in getattr(getattr(ctx, "command", None), "params", []):
+        if param.param_type_name == "option":
+            takes_value = not (getattr(param, "is_flag", False) or getattr(param, "count", 0))
+            for name in [*param.opts, *param.secondary_opts]:
+                options[name] = takes_value
+    return options
+
+
+def _takes_values(ctx: Any) -> bool:
+    params = getattr(getattr(ctx, "command", None), "params", [])
+    return any(param.param_type_name == "argument" for param in params)
+
+
+def _options_after_dashes(ctx: Any, args: Sequence[str]) -> bool:
+    options = _options_of(ctx)
+    after = args[list(args).index("--") + 1 :]
+    return any(token.split("=", 1)[0] in options for token in after)
+
+
+def _reordered(ctx: Any, args: Sequence[str]) -> str:
+    """The command line with the options first, then ``--``, then the values. Option values
+    become placeholders so a secret or a webhook token is never echoed back."""
+    known = _options_of(ctx)
+    options: list[str] = []
+    values: list[str] = []
+    tokens = iter(args)
+    for token in tokens:
+        name = token.split("=", 1)[0]
+        if token == "--":
+            continue
+        if name not in known:
+            values.append(token)
+            continue
+        options.append(name)
+        if known[name]:
+            options.append(name.lstrip("-").replace("-", "_").upper())
+            if "=" not in token:
+                next(tokens, None)
+    return shlex.join([*_command_names(ctx), *options, "--", *values])
+
+
+def _os_error_message(exc: OSError) -> str:
+    if exc.filename is None:
+        return exc.strerror or str(exc)
+    path = Path(os.fsdecode(exc.filename))
+    reason = exc.strerror or type(exc).__name__
+    if isinstance(exc, FileExistsError) and not path.is_dir():
+        reason = "it exists and is not a directory"
+    return f"cannot use {str(path)!r}: {reason}"
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ def demo_environment(data_dir: Path, webhook_url: str, secret: str) -> dict[str,
             "NEWSWATCH_DATA_DIR": str(data_dir),
             "NEWSWATCH_HTTP_ALLOW_HOSTS": "127.0.0.1",
             "NEWSWATCH_BEAT_INTERVAL": "2",
+            # The sample rules (ceasefire, evacuation), armed with the demo's own receiver.
+            "NEWSWATCH_RULES_FILE": str(REPO_ROOT / "config" / "rules.yaml"),
             "NEWSWATCH_ALERT_WEBHOOK_URL": webhook_url,
             "NEWSWATCH_ALERT_WEBHOOK_SECRET": secret,
             "NEWSWATCH_LOG_LEVEL": os.environ.get("NEWSWATCH_LOG_LEVEL", "WARNING"),
@@ -59,7 +61,18 @@ def run_demo(exit_after: int | None, timeout: float | None, keep_data: bool) -> 
         for feed in feeds:
             url = f"{site.base_url}/feeds/{feed.name}"
             subprocess.run(
-                [*command, "feeds", "add", url, "--name", feed.stem, "--interval", "60"],
+                # The seed stories are years old: --backfill alerts on them anyway.
+                [
+                    *command,
+                    "feeds",
+                    "add",
+                    url,
+                    "--name",
+                    feed.stem,
+                    "--interval",
+                    "60",
+                    "--backfill",
+                ],
                 env=env,
                 check=True,
                 stdout=subprocess.DEVNULL,

@@ -53,6 +53,8 @@ def refresh_feed(self: Task, feed_id: int) -> None:
     report = _run(self, lambda: polling.refresh_feed(feed_id, get_runtime()), feed_id=feed_id)
     for article_id in report.new_article_ids if report else []:
         fetch_article.delay(article_id)
+    for notification_id in report.notification_ids if report else []:
+        deliver_notification.delay(notification_id)
 
 
 @app.task(name="newswatch.fetch_article", bind=True)

@@ -1,8 +1,8 @@
-"""The shipped feed and rule files (config/feeds.yaml, config/rules.yaml) and their sync.
+"""Feed and rule files (the samples in config/feeds.yaml and config/rules.yaml), read and
+validated; the sync that keeps the store in step with them is pipeline.services.catalog.
 
 ``${VAR}`` and ``${VAR:-default}`` in the files are replaced from the environment, so a
-webhook URL or secret never has to be written into the file. Sync adds or updates by URL
-(feeds) and by name (rules); it never deletes what users added by hand.
+webhook URL or secret never has to be written into the file.
 """
 
 from __future__ import annotations
@@ -56,13 +56,15 @@ def expand_env(text: str) -> str:
     )
 
 
-def _load_list(path: Path, key: str) -> list[Any]:
+def _load_list(path: Path, key: str, expand: bool = True) -> list[Any]:
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
     try:
-        data = yaml.safe_load(expand_env(raw))
+        data = yaml.safe_load(expand_env(raw) if expand else raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -75,9 +77,9 @@ def _load_list(path: Path, key: str) -> list[Any]:
     return list(data.get(key) or [])
 
 
-def _validated(path: Path, key: str, model: type[BaseModel]) -> list[Any]:
+def _validated(path: Path, key: str, model: type[BaseModel], expand: bool = True) -> list[Any]:
     items = []
-    for index, item in enumerate(_load_list(path, key)):
+    for index, item in enumerate(_load_list(path, key, expand)):
         try:
             items.append(model.model_validate(item))
         except ValidationError as exc:
@@ -93,3 +95,12 @@ def load_feeds_file(path: Path) -> list[FeedSpec]:
 
 def load_rules_file(path: Path) -> list[RuleSpec]:
     return _validated(path, "rules", RuleSpec)
+
+
+SAMPLE_RULES_FILE = Path(__file__).resolve().parents[2] / "config" / "rules.yaml"
+
+
+def sample_rules(path: Path = SAMPLE_RULES_FILE) -> list[RuleSpec]:
+    """The sample rules as written (their ${VAR} references are not read: `newswatch init`
+    arms them with the webhook the user gives)."""
+    return _validated(path, "rules", RuleSpec, expand=False)

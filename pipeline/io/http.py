@@ -11,8 +11,10 @@ change between the check and the connect.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,19 +89,41 @@ class DestinationGuard:
                 self._allow_hosts.add(entry)
 
     def check_url(self, url: str) -> tuple[str, int]:
-        """Validate scheme and host syntax; return (host, port). Does not resolve."""
+        """Validate a URL's syntax, scheme and host; return (host, port). Does not resolve.
+
+        Runs when a feed or webhook URL is saved and again before every request, so each
+        refusal is one line naming the problem, with the URL shortened and escaped."""
+        shown = _shown_url(url)
+        if len(url) > MAX_URL_LENGTH:
+            raise BlockedDestinationError(
+                f"refused {shown}: the URL is {len(url):,} characters long "
+                f"(at most {MAX_URL_LENGTH:,})"
+            )
+        # Checked on the raw text: urlsplit silently drops tabs and newlines anywhere and
+        # leading or trailing control characters and spaces, so a URL pasted with a line
+        # break would otherwise be saved as a different URL than the one the user sees.
+        problem = _unsafe_character(url)
+        if problem:
+            raise BlockedDestinationError(f"refused {shown}: the URL contains {problem}")
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise BlockedDestinationError(f"invalid URL {url!r}: {exc}") from exc
+            raise BlockedDestinationError(f"invalid URL {shown}: {exc}") from exc
         if parts.scheme not in ("http", "https"):
-            raise BlockedDestinationError(f"refused {url!r}: only http and https URLs are allowed")
+            raise BlockedDestinationError(f"refused {shown}: only http and https URLs are allowed")
+        # Any "@" in the authority counts: "http://@host/" has an empty user name that a
+        # truthiness test misses, and other parsers read such URLs differently.
+        if "@" in parts.netloc:
+            raise BlockedDestinationError(f"refused {shown}: credentials in URLs are not allowed")
         host = (parts.hostname or "").lower()
         if not host:
-            raise BlockedDestinationError(f"refused {url!r}: the URL has no host")
-        if parts.username or parts.password:
-            raise BlockedDestinationError(f"refused {url!r}: credentials in URLs are not allowed")
+            raise BlockedDestinationError(f"refused {shown}: the URL has no host")
+        problem = _host_problem(host)
+        if problem:
+            raise BlockedDestinationError(f"refused {shown}: {problem}")
+        if port == 0:
+            raise BlockedDestinationError(f"refused {shown}: port 0 cannot be connected to")
         return host, port or (443 if parts.scheme == "https" else 80)
 
     def resolve(self, host: str, port: int) -> str:
@@ -131,6 +155,54 @@ class DestinationGuard:
         if embedded is not None and embedded != address:
             return self.is_blocked(host, embedded)
         return not address.is_global or address.is_multicast
+
+
+MAX_URL_LENGTH = 2048  # what browsers and most servers reliably accept
+_SHOWN_URL_CHARS = 80
+# Host names are letters, digits, "-", "." and (in practice) "_"; IDN labels keep their
+# Unicode letters. Anything else ("%", "!", "*" ...) cannot be looked up.
+_HOST_NAME = re.compile(r"[\w.-]+")
+
+
+def _shown_url(url: str) -> str:
+    """The URL as an error message quotes it: at most 80 characters, control characters
+    escaped (repr), so a 100,000-character paste still gives a one-line message."""
+    if len(url) > _SHOWN_URL_CHARS:
+        url = url[:_SHOWN_URL_CHARS] + "…"
+    return repr(url)
+
+
+def _unsafe_character(url: str) -> str | None:
+    """Describe the first whitespace, control or invisible character in ``url``, if any."""
+    for position, char in enumerate(url, start=1):
+        category = unicodedata.category(char)
+        if char == " ":
+            kind, fix = "a space", "remove it, or percent-encode it as %20"
+        elif char.isspace() or category in ("Zs", "Zl", "Zp"):
+            kind, fix = "whitespace", "remove it (a pasted line break or tab?)"
+        elif category == "Cc":
+            kind, fix = "a control character", "remove it"
+        elif category in ("Cf", "Cs", "Co", "Cn"):
+            kind, fix = "an invisible or undefined character", "remove it"
+        else:
+            continue
+        return f"{kind} (U+{ord(char):04X}) at position {position}: {fix}"
+    return None
+
+
+def _host_problem(host: str) -> str | None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None
+    if not _HOST_NAME.fullmatch(host):
+        bad = next(char for char in host if not _HOST_NAME.fullmatch(char))
+        return f"the host {host[:_SHOWN_URL_CHARS]!r} contains {bad!r}, which a host name cannot"
+    if ".." in host or host.startswith("."):
+        return f"the host {host[:_SHOWN_URL_CHARS]!r} has an empty label"
+    return None
 
 
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))

@@ -80,6 +80,8 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
         fetch_status = FetchStatus(article.fetch_status)
         fetch_reason = article.fetch_reason
         url = article.canonical_url
+        # A feed's backlog is stored and searchable but raises no alerts.
+        quiet = article.alerts_suppressed is not None
         feeds = tuple(
             FeedRef(int(f.id), f.name, f.url)  # type: ignore[arg-type]
             for f in store.article_feeds(session, article_id)
@@ -139,7 +141,7 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
             fetch_status=fetch_status,
             feeds=feeds,
         )
-        for rule_id, result in sorted(matches.items()):
+        for rule_id, result in sorted(matches.items()) if not quiet else []:
             rule = rules.get(rule_id)
             if rule is None or (rule.feed_id is not None and rule.feed_id not in feed_ids):
                 continue

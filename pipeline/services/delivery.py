@@ -18,6 +18,7 @@ from pipeline.io.channels import OutgoingMessage, SendResult, get_transport
 from pipeline.io.store import Alert, Notification, Rule
 from pipeline.model import AttemptVerdict, Channel, OutboxStatus
 from pipeline.runtime import Runtime
+from pipeline.services.operator import operator_secrets
 from pipeline.stages import alert as alert_stage
 from pipeline.stages.delivery import AttemptOutcome, classify_attempt
 
@@ -57,14 +58,20 @@ def _deliver(model: type[Alert] | type[Notification], row_id: int, rt: Runtime) 
             found = store.get_outbox_row(session, model, row_id)
             return found.status if found else MISSING
         row = store.get_outbox_row(session, model, row_id)
-        rule = store.get_rule(session, row.rule_id) if row else None
-        if row is None or rule is None:
+        if row is None:
+            return MISSING
+        rule = store.get_rule(session, row.rule_id) if row.rule_id is not None else None
+        if row.rule_id is not None and rule is None:
             return MISSING
         channel, target, message = _outgoing(row)
-        target = target or rule.webhook_url
-        secrets = [rule.secret, *(rule.previous_secrets or [])]
         webhook = channel == Channel.WEBHOOK
-        disabled = webhook and rule.disabled_at is not None
+        if rule is None:  # an operator message (feed health): signed with the operator's key
+            secrets = operator_secrets(rt)
+            disabled = False
+        else:
+            target = target or rule.webhook_url
+            secrets = [rule.secret, *(rule.previous_secrets or [])]
+            disabled = webhook and rule.disabled_at is not None
 
     if disabled:
         result = SendResult(
@@ -78,9 +85,9 @@ def _deliver(model: type[Alert] | type[Notification], row_id: int, rt: Runtime) 
 
     with store.session_scope(rt.store_url) as session:
         row = store.get_outbox_row(session, model, row_id)
-        rule = store.get_rule(session, row.rule_id) if row else None
-        if row is None or rule is None:
+        if row is None:
             return MISSING
+        rule = store.get_rule(session, row.rule_id) if row.rule_id is not None else None
         store.record_attempt(
             session, model, row_id, finished, result.status_code, result.error, result.duration_ms
         )
@@ -105,7 +112,7 @@ def _deliver(model: type[Alert] | type[Notification], row_id: int, rt: Runtime) 
                 row.status = OutboxStatus.DEAD
             else:
                 row.status, row.next_attempt_at = OutboxStatus.PENDING, outcome.next_attempt_at
-        if webhook and not disabled:
+        if webhook and not disabled and rule is not None:
             _record_endpoint_health(rule, outcome, finished)
             session.add(rule)
         session.add(row)

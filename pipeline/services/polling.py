@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pipeline.errors import FetchError, HTTPStatusError, NotFoundError
 from pipeline.io import store
-from pipeline.model import FetchStatus, PollStatus
+from pipeline.model import FeedHealth, FetchStatus, PollStatus
 from pipeline.runtime import Runtime
+from pipeline.stages.health import HealthPolicy, PollOutcome, health_event, next_health, usual_gap
 from pipeline.stages.parse import parse_feed
 from pipeline.stages.schedule import next_poll_at
 
@@ -37,17 +38,23 @@ class PollReport:
     new_article_ids: list[int] = field(default_factory=list)
     problem: str | None = None
     error: str | None = None
+    health: FeedHealth = FeedHealth.OK
+    # Operator messages about a change of the feed's health, to deliver after the commit.
+    notification_ids: list[int] = field(default_factory=list)
 
 
 def refresh_feed(feed_id: int, rt: Runtime) -> PollReport:
-    """Conditional GET, parse, upsert entries; returns the ids of articles new to the store."""
+    """Conditional GET, parse, upsert entries; returns the ids of articles new to the store.
+
+    A failed poll or an answer that is not a feed counts towards the feed's failures; the
+    feed's health is updated and a change of health is queued for the operator.
+    """
     with store.session_scope(rt.store_url) as session:
         feed = store.get_feed(session, feed_id)
         if feed is None:
             raise NotFoundError(f"no feed with id {feed_id}")
         url, etag, last_modified = feed.url, feed.etag, feed.last_modified
         interval = timedelta(seconds=feed.interval_seconds)
-        errors_so_far = feed.error_count
     headers = {"Accept": _FEED_ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
@@ -63,9 +70,12 @@ def refresh_feed(feed_id: int, rt: Runtime) -> PollReport:
     except (FetchError, ValueError) as exc:
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         status = exc.status_code if isinstance(exc, HTTPStatusError) else None
-        return _record_poll_failure(
-            rt, feed_id, interval, errors_so_far, str(exc), status, retry_after
-        )
+        return _record_poll_failure(rt, feed_id, interval, str(exc), status, retry_after)
+    if parsed is not None and not parsed.entries and (parsed.problem or not parsed.title):
+        # Something answered, but not with a feed (a web page, an error page): a failure,
+        # not an empty feed.
+        reason = f"not a feed: {parsed.problem or 'no entries and no feed title'}"
+        return _record_poll_failure(rt, feed_id, interval, reason, response.status_code, None)
 
     report = PollReport(
         feed_id=feed_id, status=PollStatus.NOT_MODIFIED if parsed is None else PollStatus.OK
@@ -75,12 +85,17 @@ def refresh_feed(feed_id: int, rt: Runtime) -> PollReport:
         feed = store.get_feed(session, feed_id)
         if feed is None:
             raise NotFoundError(f"feed {feed_id} was removed while it was being polled")
+        new_entries = 0
         if parsed is not None:
             report.entries = len(parsed.entries)
             report.problem = parsed.problem
+            backlog_before = _backlog_limit(feed, now, rt)
             for entry in parsed.entries:
                 if entry.guid and store.article_for_guid(session, feed_id, entry.guid):
                     continue
+                quiet = backlog_before is not None and (
+                    entry.published is None or entry.published < backlog_before
+                )
                 article_id, inserted = store.upsert_article(
                     session,
                     {
@@ -92,46 +107,72 @@ def refresh_feed(feed_id: int, rt: Runtime) -> PollReport:
                         "summary": entry.content or entry.summary,
                         "fetch_status": FetchStatus.PENDING,
                         "created_at": now,
+                        "alerts_suppressed": _BACKLOG_REASON if quiet else None,
                     },
                 )
-                store.link_feed_article(session, feed_id, article_id, entry.guid)
+                if store.link_feed_article(session, feed_id, article_id, entry.guid):
+                    new_entries += 1
                 if inserted:
                     report.new_article_ids.append(article_id)
             feed.etag = response.headers.get("etag") or feed.etag
             feed.last_modified = response.headers.get("last-modified") or feed.last_modified
             if not feed.name and parsed.title:
                 feed.name = parsed.title[:300]
-        feed.error_count = 0
-        feed.last_error = (
-            f"malformed feed, kept {report.entries} entries: {report.problem}"
-            if report.problem
-            else None
-        )
+            feed.first_polled_at = feed.first_polled_at or now
+            gap = usual_gap([e.published for e in parsed.entries if e.published is not None])
+            feed.entry_gap_seconds = gap or feed.entry_gap_seconds
+            if new_entries:
+                feed.last_new_entry_at = now
+            # A 304 keeps the failure count: it never hides a failure.
+            feed.error_count = 0
+        if parsed is not None:
+            feed.last_error = (
+                f"malformed feed, kept {report.entries} entries: {report.problem}"
+                if report.problem
+                else None
+            )
         feed.last_status = response.status_code
         feed.last_polled_at = now
         feed.next_poll_at = next_poll_at(now, interval)
+        outcome = PollOutcome(failed=False, not_modified=parsed is None, new_entries=new_entries)
+        report.health, report.notification_ids = _update_health(rt, session, feed, outcome, now)
         session.add(feed)
     log.info(
-        "polled feed",
+        "polled feed %s: %s, %d entries, %d new articles",
+        feed_id,
+        report.status,
+        report.entries,
+        len(report.new_article_ids),
         extra={"feed_id": feed_id, "status": report.status, "new": len(report.new_article_ids)},
     )
     return report
+
+
+_BACKLOG_REASON = "backlog: older than the limit on the feed's first poll"
+
+
+def _backlog_limit(feed: store.Feed, now: datetime, rt: Runtime) -> datetime | None:
+    """On a feed's first poll (unless added with backfill): entries published before this
+    time, or undated, are stored but raise no alerts."""
+    if feed.first_polled_at is not None or feed.backfill:
+        return None
+    return now - timedelta(seconds=rt.settings.backlog_max_age)
 
 
 def _record_poll_failure(
     rt: Runtime,
     feed_id: int,
     interval: timedelta,
-    errors_so_far: int,
     message: str,
     status: int | None,
     retry_after: float | None,
 ) -> PollReport:
     now = rt.now()
+    report = PollReport(feed_id=feed_id, status=PollStatus.ERROR, error=message)
     with store.session_scope(rt.store_url) as session:
         feed = store.get_feed(session, feed_id)
         if feed is not None:
-            feed.error_count = errors_so_far + 1
+            feed.error_count += 1
             feed.last_error = message[:2000]
             feed.last_status = status
             feed.last_polled_at = now
@@ -142,9 +183,57 @@ def _record_poll_failure(
                 retry_after=retry_after,
                 max_backoff=timedelta(seconds=rt.settings.max_poll_backoff),
             )
+            report.health, report.notification_ids = _update_health(
+                rt, session, feed, PollOutcome(failed=True), now
+            )
             session.add(feed)
-    log.warning("feed poll failed", extra={"feed_id": feed_id, "error": message})
-    return PollReport(feed_id=feed_id, status=PollStatus.ERROR, error=message)
+    log.warning(
+        "feed %s poll failed: %s",
+        feed_id,
+        message,
+        extra={"feed_id": feed_id, "reason": message},
+    )
+    return report
+
+
+def _update_health(
+    rt: Runtime, session: store.Session, feed: store.Feed, outcome: PollOutcome, now: datetime
+) -> tuple[FeedHealth, list[int]]:
+    """Apply this poll to the feed's health; a change becomes an event in the outbox."""
+    settings = rt.settings
+    policy = HealthPolicy(
+        failing_after=settings.feed_failing_after,
+        silent_gaps=settings.feed_silent_gaps,
+        silent_min=timedelta(seconds=settings.feed_silent_min),
+    )
+    previous = FeedHealth(feed.health)
+    health = next_health(
+        previous,
+        outcome,
+        feed.error_count,
+        feed.last_new_entry_at,
+        feed.entry_gap_seconds,
+        now,
+        policy,
+    )
+    kind = health_event(previous, health)
+    if health != previous:
+        feed.health, feed.health_changed_at = health, now
+        feed.health_reason = feed.last_error if health == FeedHealth.FAILING else None
+    if kind is None:
+        return health, []
+    from pipeline.services import operator
+
+    notification_ids = operator.announce_feed_event(rt, session, feed, kind, previous, now)
+    log.warning(
+        "feed %s is %s (was %s): %s",
+        feed.id,
+        health,
+        previous,
+        feed.health_reason or "-",
+        extra={"feed_id": feed.id, "event": str(kind), "reason": feed.health_reason},
+    )
+    return health, notification_ids
 
 
 @dataclass

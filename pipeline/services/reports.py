@@ -8,11 +8,13 @@ must not pay for the query compiler, the cleaner or the extractors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import json
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, NotFoundError
 from pipeline.io import store
 from pipeline.model import Extraction, MatchDocument
 from pipeline.runtime import Runtime
@@ -38,6 +40,51 @@ def list_alerts(rt: Runtime, status: str | None = None, limit: int = 50) -> list
                 }
             )
         return rows
+
+
+def count_alerts(rt: Runtime, status: str | None = None) -> int:
+    with store.session_scope(rt.store_url) as session:
+        return store.count_alerts(session, status)
+
+
+def show_alert(rt: Runtime, alert_id: int) -> dict[str, Any]:
+    """One alert with its rule, article, payload and every delivery attempt."""
+    with store.session_scope(rt.store_url) as session:
+        alert = store.get_alert(session, alert_id)
+        if alert is None:
+            raise NotFoundError(f"no alert with id {alert_id} (see `newswatch alerts list`)")
+        rule = store.get_rule(session, alert.rule_id)
+        article = store.get_article(session, alert.article_id)
+        attempts = store.delivery_attempts(session, alert_id)
+        return {
+            "id": alert.id,
+            "status": alert.status,
+            "kind": alert.kind,
+            "webhook_id": alert.webhook_id,
+            "rule": rule.name if rule else None,
+            "article": {
+                "id": alert.article_id,
+                "title": article.title if article else None,
+                "url": article.canonical_url if article else None,
+            },
+            "story_id": alert.story_id,
+            "attempts": alert.attempts,
+            "next_attempt_at": alert.next_attempt_at.isoformat(),
+            "created_at": alert.created_at.isoformat(),
+            "delivered_at": alert.delivered_at.isoformat() if alert.delivered_at else None,
+            "last_error": alert.last_error,
+            "deliveries": [
+                {
+                    "at": attempt.attempted_at.isoformat(),
+                    "to": "webhook" if attempt.alert_id is not None else "channel",
+                    "status_code": attempt.status_code,
+                    "error": attempt.error,
+                    "duration_ms": attempt.duration_ms,
+                }
+                for attempt in attempts
+            ],
+            "payload": json.loads(alert.payload or "{}"),
+        }
 
 
 def list_stories(rt: Runtime, limit: int = 50) -> list[dict[str, Any]]:
@@ -144,3 +191,44 @@ def extract_document(
         "reason": cleaned.reason,
         **{k: v for k, v in extraction.items() if k != "language"},
     }
+
+
+def test_rules_jsonl(lines: Iterable[str]) -> Iterator[str]:
+    """`newswatch rules test --jsonl`: the stage's contract, with one addition: an article
+    that carries no ``figures``, ``topics`` or ``places`` is run through extraction first,
+    so ``killed:>=10``, ``place:SY`` or ``topic:"armed conflict"`` match as they would on a
+    stored article (and as `rules test QUERY FILE` does)."""
+    from pipeline.stages.match import test_rules_jsonl as evaluate_lines
+
+    for line in lines:
+        yield from evaluate_lines([_with_extraction(line)])
+
+
+test_rules_jsonl.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+_EXTRACTED_FIELDS = ("figures", "topics", "places")
+
+
+def _with_extraction(line: str) -> str:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line  # the stage reports the malformed line
+    article = record.get("article") if isinstance(record, dict) else None
+    if not isinstance(article, dict) or any(key in article for key in _EXTRACTED_FIELDS):
+        return line
+    title, text = article.get("title"), article.get("text")
+    if not isinstance(title, str | None) or not isinstance(text, str | None):
+        return line
+    language = article.get("language") if isinstance(article.get("language"), str) else None
+    extraction = _extract_cached(title or "", text or "", language)
+    record["article"] = {**article, **{key: extraction[key] for key in _EXTRACTED_FIELDS}}
+    return json.dumps(record, ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _extract_cached(title: str, text: str, language: str | None) -> dict[str, Any]:
+    # A batch often tries many queries on one article: extract it once.
+    from pipeline.stages.extract import extract
+
+    return extract(title, text, language).to_dict()

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipeline.io.store.migrate import ensure_schema, upgrade_database
-from pipeline.runtime import Runtime
+from pipeline.runtime import Runtime, ensure_writable_dir
 
 
-def upgrade_schema(rt: Runtime) -> None:
-    """Run every pending migration (`newswatch db upgrade`)."""
-    upgrade_database(rt.store_url)
+def upgrade_schema(rt: Runtime) -> list[str]:
+    """Run every pending migration (`newswatch db upgrade`); the revisions applied."""
+    _prepare_sqlite_dir(rt)
+    return upgrade_database(rt.store_url)
 
 
 def prepare_schema(rt: Runtime) -> None:
     """Before any command: migrate only when the store is missing or behind."""
+    _prepare_sqlite_dir(rt)
     ensure_schema(rt.store_url)
+
+
+def _prepare_sqlite_dir(rt: Runtime) -> None:
+    # The embedded store lives in the data directory: create it, or say why it can't be.
+    url = rt.store_url
+    if url.startswith("sqlite:///"):
+        ensure_writable_dir(Path(url.removeprefix("sqlite:///")).parent, "data directory")

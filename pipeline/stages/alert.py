@@ -17,7 +17,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from pipeline.model import ArticleRef, RuleRef, StoryRef
+from pipeline.model import ArticleRef, FeedEventKind, FeedHealth, FeedRef, RuleRef, StoryRef
 
 SECRET_PREFIX = "whsec_"
 EVENT_TYPE = "alert.matched"
@@ -70,6 +70,58 @@ def build_alert_payload(
             "extraction": extraction or {},
         },
     }
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def build_feed_event_payload(
+    *,
+    event_id: str,
+    kind: FeedEventKind,
+    feed: FeedRef,
+    health: FeedHealth,
+    previous: FeedHealth,
+    reason: str | None,
+    since: datetime,
+    consecutive_failures: int,
+    last_new_entry_at: datetime | None,
+) -> dict[str, Any]:
+    """A feed-health event for the operator (``feed.failing``, ``feed.silent``,
+    ``feed.recovered``), signed and retried like an alert."""
+    return {
+        "type": str(kind),
+        "timestamp": _iso(since),
+        "data": {
+            "event_id": event_id,
+            "webhook_id": event_id,
+            "feed": feed.to_dict(),
+            "health": str(health),
+            "previous": str(previous),
+            "reason": reason,
+            "since": _iso(since),
+            "consecutive_failures": consecutive_failures,
+            "last_new_entry_at": iso_or_none(last_new_entry_at),
+        },
+    }
+
+
+def feed_event_text(payload: dict[str, Any]) -> tuple[str, str]:
+    """(title, body) of a feed-health event for people's channels."""
+    data = payload["data"]
+    feed = data["feed"]
+    label = feed.get("name") or feed.get("url")
+    verdict = {
+        "feed.failing": "is failing",
+        "feed.silent": "has gone silent",
+        "feed.recovered": "has recovered",
+    }.get(payload["type"], payload["type"])
+    title = f"newswatch: feed {label} {verdict}"
+    lines = [f"{feed.get('url')}: {data['previous']} -> {data['health']} since {data['since']}"]
+    if data.get("reason"):
+        lines.append(f"Reason: {data['reason']}")
+    return title, "\n".join(lines)
 
 
 def encode_payload(payload: dict[str, Any]) -> str:

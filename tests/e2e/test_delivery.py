@@ -51,7 +51,9 @@ def test_retries_410_stories_and_updates(kind: str, tmp_path: Path) -> None:
             )
             b.cli("rules", "add", "gone", "landslide", "--webhook", gone.url, "--secret", secret)
             for name in ("courier.rss", "tribune.rss", "ledger.rss"):
-                b.cli("feeds", "add", f"{site.base_url}/stories/{name}", "--name", name)
+                b.cli(
+                    "feeds", "add", f"{site.base_url}/stories/{name}", "--name", name, "--backfill"
+                )
 
             with running_worker(b, tmp_path / "worker.log") as worker:
                 log = tmp_path / "worker.log"
@@ -68,7 +70,12 @@ def test_retries_410_stories_and_updates(kind: str, tmp_path: Path) -> None:
                 assert gone.requests == 1
 
                 b.cli(
-                    "feeds", "add", f"{site.base_url}/stories/courier-update.rss", "--name", "upd"
+                    "feeds",
+                    "add",
+                    f"{site.base_url}/stories/courier-update.rss",
+                    "--name",
+                    "upd",
+                    "--backfill",
                 )
                 advance(60)
                 assert wait_until(lambda: len(flaky.verified) >= 2, 90), log.read_text()[-3000:]

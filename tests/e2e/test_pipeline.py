@@ -40,7 +40,7 @@ def test_feeds_to_signed_webhooks(kind: str, tmp_path: Path) -> None:
         with backend(kind, tmp_path) as b:
             b.cli("db", "upgrade")
             for name in ("alpha.rss", "beta.atom", "gamma.rss", "broken.rss"):
-                b.cli("feeds", "add", f"{site.base_url}/feeds/{name}", "--name", name)
+                b.cli("feeds", "add", f"{site.base_url}/feeds/{name}", "--name", name, "--backfill")
             for term in ("ceasefire", "evacuation"):
                 b.cli("rules", "add", term, term, "--webhook", receiver.url, "--secret", secret)
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from pipeline.errors import ConfigError
 from pipeline.io.config_files import load_feeds_file, load_rules_file
@@ -116,7 +126,14 @@ def test_secrets_are_masked() -> None:
     assert "c2VjcmV0" not in shown
 
 
-def test_shipped_rules_compile_and_watch_ceasefire_and_evacuation() -> None:
+def test_shipped_rules_compile_and_watch_ceasefire_and_evacuation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The sample rules name no receiver of their own: the environment must give one.
+    monkeypatch.delenv("NEWSWATCH_ALERT_WEBHOOK_URL", raising=False)
+    with pytest.raises(ConfigError, match="NEWSWATCH_ALERT_WEBHOOK_URL"):
+        load_rules_file(CONFIG_DIR / "rules.yaml")
+    monkeypatch.setenv("NEWSWATCH_ALERT_WEBHOOK_URL", "https://hooks.invalid/x")
     rules = load_rules_file(CONFIG_DIR / "rules.yaml")
     assert {r.query for r in rules} == {"ceasefire", "evacuation"}
     for rule in rules:
@@ -145,20 +162,59 @@ def test_env_references_expand(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         load_rules_file(path)
 
 
+# --- docker-compose.yml, the Dockerfile and the locks ---------------------------------------
+
+LONG_RUNNING = ("worker-fetch", "worker-extract", "beat")
+
+
+def _compose() -> dict[str, Any]:
+    compose: dict[str, Any] = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    return compose
+
+
+def _newswatch_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Services that run the newswatch image (the rest are redis and postgres)."""
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if "build" in service or str(service.get("image", "")).startswith("newswatch")
+    }
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
 def test_docker_compose_services_and_wiring() -> None:
-    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    compose = _compose()
     services = compose["services"]
     assert {"redis", "postgres", "migrate", "worker-fetch", "worker-extract", "beat"} <= set(
         services
     )
     assert "--appendonly" in services["redis"]["command"]
     assert services["migrate"]["command"] == ["db", "upgrade"]
+    assert services["migrate"]["restart"] == "no"
     assert services["worker-fetch"]["command"][:3] == ["worker", "--queues", "fetch"]
     assert services["worker-extract"]["command"][:3] == ["worker", "--queues", "extract"]
     assert services["beat"]["command"] == ["beat"]
-    beats = [name for name, s in services.items() if s.get("command") == ["beat"]]
+    # exactly one beat: `newswatch run` (the image's default command) and --beat start one too
+    newswatch = _newswatch_services(compose)
+    commands = {name: service.get("command", ["run"]) for name, service in newswatch.items()}
+    beats = [
+        name
+        for name, command in commands.items()
+        if command[0] in ("beat", "run") or "--beat" in command or "-B" in command
+    ]
     assert beats == ["beat"]
-    for name in ("migrate", "worker-fetch", "worker-extract", "beat"):
+    for name in newswatch:
         env = services[name]["environment"]
         assert env["NEWSWATCH_BROKER_URL"].startswith("redis://redis:6379")
         assert env["NEWSWATCH_DATABASE_URL"].startswith("postgresql+psycopg://")
@@ -167,11 +223,96 @@ def test_docker_compose_services_and_wiring() -> None:
             "NEWSWATCH_ALERT_WEBHOOK_URL",
             "NEWSWATCH_ALERT_WEBHOOK_SECRET",
         }
-    for name in ("worker-fetch", "worker-extract", "beat"):
+    for name in LONG_RUNNING:
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
     assert services["postgres"]["environment"]["POSTGRES_DB"] == "newswatch"
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert "--require-hashes -r requirements.lock" in dockerfile
+    instructions = [line for line in dockerfile.splitlines() if not line.startswith("#")]
+    assert not [line for line in instructions if "requirements-dev.lock" in line]
     assert 'ENTRYPOINT ["newswatch"]' in dockerfile
+
+
+def test_docker_compose_requires_no_variable() -> None:
+    """`docker compose up` works with nothing set: a fresh install sends nowhere."""
+    values = list(_strings(_compose()))
+    references = [
+        match for value in values for match in re.findall(r"(?<!\$)\$\{(\w+)([^}]*)\}", value)
+    ]
+    assert references, "the compose file reads no variable at all?"
+    required = [name for name, rest in references if "?" in rest]
+    assert required == []
+    # `${VAR}` without a default would be an empty string (and a warning) when unset
+    undefaulted = [name for name, rest in references if not rest.startswith(":-")]
+    assert undefaulted == []
+
+
+def test_docker_compose_passes_allowlist_and_operator_settings() -> None:
+    for name, service in _newswatch_services(_compose()).items():
+        env = service["environment"]
+        assert env["NEWSWATCH_HTTP_ALLOW_HOSTS"] == "${NEWSWATCH_HTTP_ALLOW_HOSTS:-}", name
+        # no value: taken from the host when set there, else unset in the container (an empty
+        # string is not a valid whsec_ secret, so `${VAR:-}` would stop every service)
+        for variable in ("NEWSWATCH_OPERATOR_WEBHOOK_URL", "NEWSWATCH_OPERATOR_WEBHOOK_SECRET"):
+            assert variable in env and env[variable] is None, (name, variable)
+
+
+def test_docker_compose_long_running_services_have_healthchecks() -> None:
+    newswatch = _newswatch_services(_compose())
+    long_running = {name for name, s in newswatch.items() if s.get("restart") != "no"}
+    assert long_running == set(LONG_RUNNING)
+    for name in long_running:
+        check = newswatch[name]["healthcheck"]
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert {"interval", "timeout", "retries", "start_period"} <= set(check), name
+    for name in ("worker-fetch", "worker-extract"):
+        command = " ".join(newswatch[name]["healthcheck"]["test"][1:])
+        assert "celery -A worker.celery_app inspect ping" in command
+        # its own node only: a bare ping succeeds when any worker anywhere answers
+        assert "--destination celery@$${HOSTNAME}" in command
+
+
+def test_docker_compose_beat_healthcheck_reads_the_schedule_age(tmp_path: Path) -> None:
+    """The beat check, run as written: fresh schedule file healthy; stale or none, not."""
+    test = _newswatch_services(_compose())["beat"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    environment = {**os.environ, "NEWSWATCH_DATA_DIR": str(tmp_path)}
+
+    def check() -> int:
+        return subprocess.run([sys.executable, *test[2:]], env=environment).returncode
+
+    assert check() == 1  # beat has not started
+    schedule = tmp_path / "beat-schedule.dat"  # dbm.dumb's name; dbm.gnu writes beat-schedule
+    schedule.write_bytes(b"")
+    assert check() == 0
+    stale = time.time() - 11 * 60
+    os.utime(schedule, (stale, stale))
+    assert check() == 1
+
+
+def _lock_pins(path: Path) -> dict[str, str]:
+    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+) \\$", path.read_text(), re.M)
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def test_locks_split_runtime_from_dev_tools() -> None:
+    """The image and the demo install requirements.lock: every runtime dependency, pinned
+    with hashes, and none of the dev tools (those are in requirements-dev.lock)."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    dev = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["dev"]}
+    runtime_pins = _lock_pins(REPO_ROOT / "requirements.lock")
+    dev_lock = REPO_ROOT / "requirements-dev.lock"
+    dev_pins = _lock_pins(dev_lock)
+    assert runtime <= set(runtime_pins)
+    assert {"lxml", "lxml-html-clean"} <= set(runtime_pins)
+    assert not dev & set(runtime_pins)
+    assert dev <= set(dev_pins)
+    assert not set(runtime_pins) & set(dev_pins)
+    assert "-r requirements.lock" in dev_lock.read_text().splitlines()
+    for lock in (REPO_ROOT / "requirements.lock", dev_lock):
+        text = lock.read_text()
+        assert not re.findall(r"^\S+==\S+ \\\n(?!    --hash=sha256:)", text, re.M)
+        assert not re.search(r"--(index-url|extra-index-url|find-links)|https?://", text)

@@ -130,3 +130,98 @@ def test_parse_retry_after() -> None:
 def test_malformed_urls_are_refused_not_raised() -> None:
     with pytest.raises(BlockedDestinationError, match="invalid URL"):
         _client(lambda r: httpx.Response(200)).get("http://xn--/x")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://exa mple.org/feed", "a space (U+0020) at position 11"),
+        (" https://example.org/feed", "a space (U+0020) at position 1"),
+        ("https://example.org/feed ", "a space (U+0020) at position 25"),
+        # urlsplit drops tabs and newlines anywhere, and strips leading control characters:
+        # these are refused on the raw text, before parsing can hide them.
+        ("https://example.org/\tfeed", "whitespace (U+0009)"),
+        ("https://exam\nple.org/feed", "whitespace (U+000A)"),
+        ("https://example.org/feed\r", "whitespace (U+000D)"),
+        ("\x00https://example.org/feed", "a control character (U+0000) at position 1"),
+        ("https://example.org/\x1b[31mfeed", "a control character (U+001B)"),
+        ("https://example.org/\x7f", "a control character (U+007F)"),
+        ("https://exa\u00a0mple.org/", "whitespace (U+00A0)"),
+        ("https://example.org/\u2028", "whitespace (U+2028)"),
+        ("https://example.org/\u200bfeed", "invisible or undefined character (U+200B)"),
+        ("https://example.org/\u202efeed", "invisible or undefined character (U+202E)"),
+        ("https://u\x01ser:pw@example.org/", "a control character (U+0001) at position 10"),
+        ("http://", "no host"),
+        ("https:///feed", "no host"),
+        ("http:example.org/feed", "no host"),
+        ("http://:8080/feed", "no host"),
+        ("javascript:alert(1)", "only http and https"),
+        ("data:text/html,<script>alert(1)</script>", "only http and https"),
+        ("mailto:someone@example.org", "only http and https"),
+        ("//example.org/feed", "only http and https"),
+        ("example.org/feed", "only http and https"),
+        ("http://@example.org/feed", "credentials"),
+        ("http://user@example.org/feed", "credentials"),
+        ("http://:secret@example.org/feed", "credentials"),
+        ("http://exa%20mple.org/feed", "contains '%'"),
+        ("http://exa*mple.org/feed", "contains '*'"),
+        ("http://example..org/feed", "empty label"),
+        ("http://example.org:0/feed", "port 0"),
+        ("http://example.org:99999/feed", "Port out of range"),
+        ("http://[::1/feed", "Invalid IPv6 URL"),
+    ],
+)
+def test_check_url_refuses_malformed_urls_with_a_reason(url: str, reason: str) -> None:
+    with pytest.raises(BlockedDestinationError) as caught:
+        DestinationGuard().check_url(url)
+    message = str(caught.value)
+    assert reason in message
+    assert "\n" not in message and "\t" not in message and "\x1b" not in message
+
+
+@pytest.mark.parametrize("length", [2049, 100_000])
+def test_check_url_refuses_long_urls_without_echoing_them(length: int) -> None:
+    url = "https://example.org/" + "a" * (length - len("https://example.org/"))
+    with pytest.raises(BlockedDestinationError, match=f"{length:,} characters long") as caught:
+        DestinationGuard().check_url(url)
+    message = str(caught.value)
+    assert "at most 2,048" in message
+    assert len(message) < 200
+    assert "a" * 60 + "…" in message
+
+
+def test_check_url_shortens_every_echoed_url() -> None:
+    # Short enough to pass the length cap, long enough that echoing it in full would swamp
+    # the one-line error; the problem (a space) sits at the very end.
+    url = "https://example.org/" + "a" * 1500 + " "
+    with pytest.raises(BlockedDestinationError, match="at position 1521") as caught:
+        DestinationGuard().check_url(url)
+    assert len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.org/feed?q=a%20b#top", ("example.org", 443)),
+        ("HTTP://Example.ORG:8080/Feed", ("example.org", 8080)),
+        ("http://example.org./feed", ("example.org.", 80)),
+        ("http://b\u00fccher.example/feed", ("b\u00fccher.example", 80)),
+        ("http://my_host.example/feed", ("my_host.example", 80)),
+        ("http://[2001:db8::1]:8443/feed", ("2001:db8::1", 8443)),
+        ("https://example.org/" + "a" * (2048 - len("https://example.org/")), ("example.org", 443)),
+    ],
+)
+def test_check_url_accepts_well_formed_urls(url: str, expected: tuple[str, int]) -> None:
+    assert DestinationGuard().check_url(url) == expected
+
+
+def test_client_refuses_a_url_with_a_newline_before_sending() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    with pytest.raises(BlockedDestinationError, match="U\\+000A"):
+        _client(handler).get("http://example.org/feed\nHost: evil.example")
+    assert sent == []

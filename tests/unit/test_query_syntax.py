@@ -42,7 +42,8 @@ def _error(query: str) -> QueryError:
         ("killed:[100 TO 10]", 7, "empty range"),
         ("lang:english", 5, "not a language code"),
         ("topic:medtop:abc", 6, "not a topic code"),
-        ("flood && fire", 6, "no letters or digits"),
+        ("flood ... fire", 6, "no letters or digits"),
+        ("flood && fire", 6, "'&&' is Lucene's AND"),
         ('"a b c d e f g h i"~3', 0, "proximity phrase"),
         ('"flood fire"~500', 0, "proximity must be between"),
         ('feed:"bbc news"~2', 5, "only applies to title and text"),
@@ -103,8 +104,11 @@ def test_field_names_are_case_insensitive() -> None:
     assert compile_query("Title:flood").root == compile_query("title:flood").root
 
 
-def test_boost_is_accepted_and_ignored() -> None:
-    assert compile_query("flood^2").root == compile_query("flood").root
+def test_boost_is_refused_at_the_caret() -> None:
+    # Boosts used to be accepted and ignored; a rule has no score, so they are now refused.
+    error = _error("flood^2")
+    assert error.position == 5
+    assert error.message.startswith("boosts (^) are not supported")
 
 
 def test_or_beside_and_follows_lucene_clause_rule() -> None:

@@ -34,24 +34,26 @@ def upsert_article(session: Session, values: dict[str, Any]) -> tuple[int, bool]
     return int(article_id), inserted  # type: ignore[arg-type]
 
 
-def link_feed_article(session: Session, feed_id: int, article_id: int, guid: str | None) -> None:
+def link_feed_article(session: Session, feed_id: int, article_id: int, guid: str | None) -> bool:
+    """Link an article to a feed that lists it; True when the link is new (a new entry)."""
     exists = session.exec(
         select(FeedArticle).where(
             FeedArticle.feed_id == feed_id, FeedArticle.article_id == article_id
         )
     ).first()
-    if exists is None:
-        guid_taken = guid is not None and article_for_guid(session, feed_id, guid) is not None
-        insert_ignore(
-            session,
-            FeedArticle,
-            {
-                "feed_id": feed_id,
-                "article_id": article_id,
-                "guid": None if guid_taken else guid,
-                "seen_at": utcnow(),
-            },
-        )
+    if exists is not None:
+        return False
+    guid_taken = guid is not None and article_for_guid(session, feed_id, guid) is not None
+    return insert_ignore(
+        session,
+        FeedArticle,
+        {
+            "feed_id": feed_id,
+            "article_id": article_id,
+            "guid": None if guid_taken else guid,
+            "seen_at": utcnow(),
+        },
+    )
 
 
 def article_feeds(session: Session, article_id: int) -> list[Feed]:

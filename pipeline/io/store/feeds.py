@@ -1,4 +1,4 @@
-"""Queries on feeds: add, find, list, claim the due ones, remove."""
+"""Queries on feeds: add, find, list, claim the due ones, remove; their health events."""
 
 from __future__ import annotations
 
@@ -8,21 +8,81 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from pipeline.errors import NotFoundError
-from pipeline.io.store.tables import Feed, utcnow
+from pipeline.io.store.tables import Feed, FeedEvent, utcnow
+from pipeline.model import FeedEventKind, FeedHealth, Origin
 
 
-def add_feed(session: Session, url: str, name: str, interval_seconds: int) -> Feed:
-    existing = session.exec(select(Feed).where(Feed.url == url)).first()
+def add_feed(
+    session: Session,
+    url: str,
+    name: str,
+    interval_seconds: int,
+    *,
+    origin: Origin = Origin.USER,
+    backfill: bool = False,
+) -> Feed:
+    """Insert a feed, or update the name and interval of the feed with that URL (a paused
+    feed stays paused: pausing is the operator's, not the config file's)."""
+    existing = find_feed_by_url(session, url)
     if existing is not None:
         existing.name = name or existing.name
         existing.interval_seconds = interval_seconds
-        existing.enabled = True
+        existing.backfill = existing.backfill or backfill
         session.add(existing)
         return existing
-    feed = Feed(url=url, name=name, interval_seconds=interval_seconds, next_poll_at=utcnow())
+    feed = Feed(
+        url=url,
+        name=name,
+        interval_seconds=interval_seconds,
+        next_poll_at=utcnow(),
+        origin=origin,
+        backfill=backfill,
+    )
     session.add(feed)
     session.flush()
     return feed
+
+
+def find_feed_by_url(session: Session, url: str) -> Feed | None:
+    return session.exec(select(Feed).where(Feed.url == url)).first()
+
+
+def feeds_of_origin(session: Session, origin: Origin) -> list[Feed]:
+    return list(
+        session.exec(select(Feed).where(col(Feed.origin) == origin).order_by(col(Feed.id))).all()
+    )
+
+
+def record_feed_event(
+    session: Session,
+    feed_id: int,
+    kind: FeedEventKind,
+    health: FeedHealth,
+    previous: FeedHealth,
+    reason: str | None,
+    when: datetime,
+) -> FeedEvent:
+    event = FeedEvent(
+        feed_id=feed_id,
+        kind=kind,
+        health=health,
+        previous=previous,
+        reason=reason,
+        created_at=when,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def recent_feed_events(session: Session, limit: int) -> list[tuple[FeedEvent, Feed | None]]:
+    rows = session.exec(
+        select(FeedEvent, Feed)
+        .join(Feed, col(Feed.id) == col(FeedEvent.feed_id), isouter=True)
+        .order_by(col(FeedEvent.id).desc())
+        .limit(limit)
+    ).all()
+    return [(event, feed) for event, feed in rows]
 
 
 def find_feed(session: Session, ref: str) -> Feed | None:

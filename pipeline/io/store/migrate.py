@@ -15,7 +15,7 @@ from pipeline.io.store.engine import database_errors, get_engine
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # The newest migration. A test compares it with Alembic's head, so a new migration that
 # is not named here fails CI instead of leaving stores un-migrated.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 def alembic_config(database_url: str) -> object:
@@ -28,26 +28,45 @@ def alembic_config(database_url: str) -> object:
     return config
 
 
-def upgrade_database(database_url: str, revision: str = "head") -> None:
+def upgrade_database(database_url: str, revision: str = "head") -> list[str]:
+    """Apply the migrations up to ``revision``; returns the revisions applied, oldest first
+    (empty when the store was already there)."""
     from alembic import command
 
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    before = current_revision(database_url)
     with database_errors(database_url):
         command.upgrade(alembic_config(database_url), revision)  # type: ignore[arg-type]
+    return revisions_between(before, current_revision(database_url))
+
+
+def current_revision(database_url: str) -> str | None:
+    sqlite_file = database_url.startswith("sqlite:///") and Path(
+        database_url.removeprefix("sqlite:///")
+    )
+    if sqlite_file and not sqlite_file.exists():
+        return None  # checking must not create the file
+    with database_errors(database_url), get_engine(database_url).connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def revisions_between(before: str | None, after: str | None) -> list[str]:
+    """The revisions after ``before`` up to ``after``, oldest first (ids are numbered)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))  # type: ignore[arg-type]
+    if after is None or before == after:
+        return []
+    chain = [rev.revision for rev in scripts.iterate_revisions(after, before or "base")]
+    return list(reversed(chain))
 
 
 def schema_is_current(database_url: str) -> bool:
     """Whether the store is at HEAD_REVISION (False for a store not created yet)."""
-    if database_url.startswith("sqlite:///"):
-        path = Path(database_url.removeprefix("sqlite:///"))
-        if not path.exists():
-            return False
-    with database_errors(database_url), get_engine(database_url).connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return False
-        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    return version == HEAD_REVISION
+    return current_revision(database_url) == HEAD_REVISION
 
 
 def ensure_schema(database_url: str) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from pipeline.io.store.engine import insert_ignore
@@ -111,6 +111,27 @@ def list_alerts(session: Session, status: str | None, limit: int) -> Sequence[Al
     if status:
         query = query.where(Alert.status == status)
     return session.exec(query).all()
+
+
+def count_alerts(session: Session, status: str | None) -> int:
+    query = select(func.count(col(Alert.id)))
+    if status:
+        query = query.where(col(Alert.status) == status)
+    return int(session.exec(query).one())
+
+
+def delivery_attempts(session: Session, alert_id: int) -> list[DeliveryAttempt]:
+    """Every attempt to deliver an alert and its channel messages, oldest first."""
+    notification_ids = select(Notification.id).where(col(Notification.alert_id) == alert_id)
+    query = (
+        select(DeliveryAttempt)
+        .where(
+            (col(DeliveryAttempt.alert_id) == alert_id)
+            | col(DeliveryAttempt.notification_id).in_(notification_ids)
+        )
+        .order_by(col(DeliveryAttempt.attempted_at), col(DeliveryAttempt.id))
+    )
+    return list(session.exec(query).all())
 
 
 def alerts_with_status(session: Session, status: OutboxStatus) -> list[Alert]:

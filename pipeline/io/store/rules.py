@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from pipeline.errors import NotFoundError
 from pipeline.io.store.tables import Rule
-from pipeline.model import RuleMode
+from pipeline.model import Origin, RuleMode
 
 
 def find_rule(session: Session, ref: str) -> Rule | None:
@@ -55,6 +55,12 @@ def rules_version(session: Session) -> tuple[int, str]:
     """Changes whenever a rule is added, removed or edited (the matcher cache key)."""
     count, latest = session.exec(select(func.count(col(Rule.id)), func.max(Rule.updated_at))).one()
     return int(count), str(latest)
+
+
+def rules_of_origin(session: Session, origin: Origin) -> list[Rule]:
+    return list(
+        session.exec(select(Rule).where(col(Rule.origin) == origin).order_by(col(Rule.id))).all()
+    )
 
 
 def delete_rule(session: Session, rule: Rule) -> None:

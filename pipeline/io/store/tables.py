@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from pipeline.clock import utcnow
-from pipeline.model import AlertKind, FetchStatus, OutboxStatus, RuleMode
+from pipeline.model import AlertKind, FeedHealth, FetchStatus, Origin, OutboxStatus, RuleMode
 
 
 class Feed(SQLModel, table=True):
@@ -33,6 +33,20 @@ class Feed(SQLModel, table=True):
     last_polled_at: datetime | None = None
     last_status: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Origin: the config files update only what they own; hand-made feeds are left alone.
+    origin: str = Field(default=Origin.USER, max_length=10)
+    # FeedHealth (paused is shown from ``enabled``), since when, and why.
+    health: str = Field(default=FeedHealth.OK, max_length=10)
+    health_changed_at: datetime | None = None
+    health_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # The first poll that parsed: entries older than the backlog limit then raise no alerts,
+    # unless the feed was added with backfill.
+    first_polled_at: datetime | None = None
+    backfill: bool = Field(default=False)
+    last_new_entry_at: datetime | None = None
+    # The feed's usual gap between entries (median of its dated entries): silence is
+    # measured in these.
+    entry_gap_seconds: int | None = None
 
 
 class Article(SQLModel, table=True):
@@ -62,6 +76,9 @@ class Article(SQLModel, table=True):
     # The relay re-enqueues articles whose processing was lost; it counts its tries.
     relayed_at: datetime | None = None
     relay_count: int = Field(default=0)
+    # Why this article raises no alerts though it is stored and searchable (the backlog of
+    # a feed's first poll), or None.
+    alerts_suppressed: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Story(SQLModel, table=True):
@@ -121,6 +138,7 @@ class Rule(SQLModel, table=True):
     previous_secrets: list[str] = Field(default_factory=list, sa_column=Column(JSON), repr=False)
     feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL")
     enabled: bool = Field(default=True)
+    origin: str = Field(default=Origin.USER, max_length=10)
     # "immediate", or "hourly"/"daily": alerts are held and sent as one digest per period.
     mode: str = Field(default=RuleMode.IMMEDIATE, max_length=10)
     # Apprise URLs of channels for people (Slack, Discord, email, …) beside the webhook.
@@ -175,8 +193,12 @@ class Notification(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    rule_id: int = Field(foreign_key="rules.id", ondelete="CASCADE")
+    # None for operator messages (feed-health events), which have no rule.
+    rule_id: int | None = Field(default=None, foreign_key="rules.id", ondelete="CASCADE")
     alert_id: int | None = Field(default=None, foreign_key="alerts.id", ondelete="CASCADE")
+    feed_event_id: int | None = Field(
+        default=None, foreign_key="feed_events.id", ondelete="CASCADE"
+    )
     period_start: datetime | None = None
     period_end: datetime | None = None
     channel: str = Field(max_length=20)  # a Channel value
@@ -191,6 +213,20 @@ class Notification(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+
+
+class FeedEvent(SQLModel, table=True):
+    """A feed entering or leaving a health state; told to the operator through the outbox."""
+
+    __tablename__ = "feed_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feeds.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=20)  # a FeedEventKind value
+    health: str = Field(max_length=10)
+    previous: str = Field(max_length=10)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class DeliveryAttempt(SQLModel, table=True):

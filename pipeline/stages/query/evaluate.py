@@ -80,6 +80,15 @@ def first_occurrence(leaf: Leaf, index: DocumentIndex) -> Occurrence | None:
     return found
 
 
+def find_uncached(leaf: Leaf, index: DocumentIndex) -> Occurrence | None:
+    """:func:`first_occurrence` without storing the result on ``index``.
+
+    For an index that lives for the whole process (query validation), whose per-leaf cache
+    would otherwise grow with every query ever checked.
+    """
+    return _find(leaf, index)
+
+
 def _find(leaf: Leaf, index: DocumentIndex) -> Occurrence | None:
     if isinstance(leaf, Term | Phrase | Prefix | Proximity):
         for field in leaf.fields:

@@ -2,6 +2,10 @@
 
 Every refusal happens here, with the position of the offending clause, so evaluation
 never raises. Work is bounded: length, nesting depth, clause count, phrase size and slop.
+Lucene syntax newswatch cannot honour is refused rather than ignored (boosts, fuzzy terms,
+regular expressions, inner wildcards, ``&&``/``||``/``!``, a negative or fractional slop), and
+so are ``topic:``/``place:`` values that no topic or place could ever match
+(:mod:`pipeline.stages.query.vocabulary`).
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
+from luqum.parser import lexer as luqum_lexer
 from luqum.thread import parse
 
 from pipeline.model import FIGURE_CATEGORIES
@@ -34,6 +40,12 @@ from pipeline.stages.query.nodes import (
 )
 from pipeline.stages.query.normalise import stem, words
 from pipeline.stages.query.quickparse import parse_simple
+from pipeline.stages.query.vocabulary import (
+    place_can_match,
+    topic_can_match,
+    unknown_place,
+    unknown_topic,
+)
 
 MAX_QUERY_CHARS = 2_000
 MAX_DEPTH = 16
@@ -52,6 +64,13 @@ _AT_POSITION = re.compile(r"unexpected\s+'(.*)' at position (\d+)", re.DOTALL)
 _ILLEGAL = re.compile(r"Illegal character '(.*)' at position (\d+)", re.DOTALL)
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
 _TOPIC_CODE = re.compile(r"(?:[a-z]+:)?\d+")
+# Lucene's symbolic operators: luqum reads them as words, which would silently drop an
+# exclusion ("!drill" searching for "drill"), so they are refused with the word to write.
+_SYMBOLS = {"&&": "AND", "||": "OR", "!": "NOT"}
+_BOOST = "boosts (^) are not supported: a rule matches or it does not, there is no score to raise"
+_FUZZY = (
+    'fuzzy terms (word~) are not supported; use a prefix (word*) or a proximity phrase ("a b"~5)'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +89,14 @@ class _Negative:
     position: int
 
 
-def compile_tree(query: str, *, quick: bool = True) -> CompiledQuery:
+def compile_tree(
+    query: str, *, quick: bool = True, topics_file: Path | None = None
+) -> CompiledQuery:
     """Validate ``query`` and build its tree; raises :class:`QueryError`.
 
     ``quick`` tries :func:`parse_simple` first; ``quick=False`` always parses with luqum.
+    ``topics_file`` holds the topic definitions ``topic:`` values are checked against
+    (``None``: the shipped ``config/topics.yaml``, as for the extractor).
     """
     if not query.strip():
         raise QueryError("empty query", 0)
@@ -84,14 +107,14 @@ def compile_tree(query: str, *, quick: bool = True) -> CompiledQuery:
         parsed = parse_simple(query)
         if parsed is not None:
             try:
-                return _compile_parsed(query, parsed)
+                return _compile_parsed(query, parsed, topics_file)
             except QueryError:
                 pass  # luqum's tree carries the positions the error message needs
-    return _compile_parsed(query, _parse(query))
+    return _compile_parsed(query, _parse(query), topics_file)
 
 
-def _compile_parsed(query: str, parsed: tree.Item) -> CompiledQuery:
-    node = _Compiler().convert(parsed, None)
+def _compile_parsed(query: str, parsed: tree.Item, topics_file: Path | None) -> CompiledQuery:
+    node = _Compiler(topics_file).convert(parsed, None)
     if isinstance(node, _Negative):
         raise QueryError(
             "the query has only excluded terms (NOT/-), which would match every article; "
@@ -102,9 +125,9 @@ def _compile_parsed(query: str, parsed: tree.Item) -> CompiledQuery:
 
 
 @lru_cache(maxsize=4096)
-def compile_cached(query: str) -> CompiledQuery:
+def compile_cached(query: str, topics_file: Path | None = None) -> CompiledQuery:
     """:func:`compile_tree` with a cache: rule sets are recompiled often, and rarely change."""
-    return compile_tree(query)
+    return compile_tree(query, topics_file=topics_file)
 
 
 def _check_depth(query: str) -> None:
@@ -129,6 +152,8 @@ def _check_depth(query: str) -> None:
 
 
 def _parse(query: str) -> tree.Item:
+    if "^" in query or "~" in query:
+        _check_modifiers(query)
     try:
         return parse(query)
     except ParseSyntaxError as error:
@@ -146,19 +171,59 @@ def _parse(query: str) -> tree.Item:
         if char.startswith('"'):
             raise QueryError("unclosed quote", position) from None
         raise QueryError(f"illegal character '{char[:1]}'", position) from None
-    except (ParseError, AssertionError, ValueError, TypeError) as error:
+    except (ParseError, AssertionError, ArithmeticError, ValueError, TypeError) as error:
+        # ArithmeticError: luqum reads boost and fuzzy degrees as Decimal, which raises
+        # InvalidOperation; _check_modifiers refuses those first, this keeps it a QueryError.
         raise QueryError(f"cannot parse query ({type(error).__name__})", None) from None
 
 
+def _check_modifiers(query: str) -> None:
+    """Refuse boosts and ``~`` modifiers newswatch cannot honour, at the ``^`` or ``~``.
+
+    luqum's lexer has the position of every token, its tree does not: a boost keeps only the
+    start of what it boosts, ``"a b"~-1`` becomes a slop of 1 next to a separate ``-1``, and
+    ``"a b"~1.5`` fails inside luqum with a bare ValueError. The quick parser accepts none of
+    these, so checking here, on the luqum path only, keeps both paths in agreement.
+    """
+    lexer = luqum_lexer.clone()  # PLY lexers carry state; a clone is private to this call
+    lexer.input(query)
+    previous = None
+    try:
+        for token in iter(lexer.token, None):
+            if token.type == "BOOST":
+                raise QueryError(_BOOST, token.lexpos)
+            if token.type == "APPROX" and previous is not None:
+                if previous.type == "TERM":
+                    raise QueryError(_FUZZY, previous.lexpos)
+                degree = token.value.value
+                if degree is None and query.startswith("-", token.lexpos + 1):
+                    raise QueryError(
+                        f"proximity (~N) cannot be negative; write a number from 0 to {MAX_SLOP}",
+                        token.lexpos,
+                    )
+                if degree is not None and not degree.isdigit():
+                    raise QueryError(
+                        f"proximity (~N) takes a whole number of words, not '{degree}'; "
+                        f"write a number from 0 to {MAX_SLOP}",
+                        token.lexpos,
+                    )
+            previous = token
+    except IllegalCharacterError:
+        return  # the parser reports it, with its position
+
+
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, topics_file: Path | None) -> None:
         self.clauses = 0
+        self.topics_file = topics_file
 
     def convert(self, item: tree.Item, field: str | None) -> Node | _Negative:
         if isinstance(item, tree.BaseGroup | tree.Plus):
             return self.convert(item.expr if isinstance(item, tree.BaseGroup) else item.a, field)
         if isinstance(item, tree.Boost):
-            return self.convert(item.expr, field)  # boosts rank; matching ignores them
+            # _check_modifiers refuses boosts at the "^" first; this covers trees built
+            # without it, at the start of the boosted clause (all the tree knows).
+            raise QueryError(_BOOST, item.pos)
         if isinstance(item, tree.SearchField):
             return self._field(item, field)
         if isinstance(item, tree.Not | tree.Prohibit):
@@ -256,11 +321,7 @@ class _Compiler:
     def _leaf(self, item: tree.Item, field: str | None) -> Node:
         self._count(item)
         if isinstance(item, tree.Fuzzy):
-            raise QueryError(
-                "fuzzy terms (word~) are not supported; use a prefix (word*) "
-                'or a proximity phrase ("a b"~5)',
-                item.pos,
-            )
+            raise QueryError(_FUZZY, item.pos)
         if isinstance(item, tree.Regex):
             raise QueryError("regular expressions (/.../) are not supported", item.pos)
         if field in FIGURE_FIELDS:
@@ -277,20 +338,40 @@ class _Compiler:
             country = _country(item)
             if country is not None:
                 plain = _phrase(item, ("place",)) if isinstance(item, tree.Phrase) else None
-                return Or((country, plain or _word(item, ("place",))))
+                return _known_place(Or((country, plain or _word(item, ("place",)))), item)
         fields = (field,) if field is not None else TEXT_FIELDS
+        node: Node
         if isinstance(item, tree.Proximity):
-            return _proximity(item, fields)
-        if isinstance(item, tree.Phrase):
-            return _phrase(item, fields)
-        if isinstance(item, tree.Word):
-            return _word(item, fields)
-        raise QueryError(f"unsupported clause '{item}'", item.pos)
+            node = _proximity(item, fields)
+        elif isinstance(item, tree.Phrase):
+            node = _phrase(item, fields)
+        elif isinstance(item, tree.Word):
+            node = _word(item, fields)
+        else:
+            raise QueryError(f"unsupported clause '{item}'", item.pos)
+        if field == "topic":
+            return self._known_topic(node, item, _plain(item))
+        if field == "place":
+            return _known_place(node, item)
+        return node
 
     def _topic_code(self, item: tree.Item, code: str) -> Node:
         if not _TOPIC_CODE.fullmatch(code.lower()):
             raise QueryError(f"'{code}' is not a topic code like medtop:16000000", item.pos)
-        return TopicCode(code.lower(), code)
+        return self._known_topic(TopicCode(code.lower(), code), item, code)
+
+    def _known_topic(self, node: Node, item: tree.Item, value: str) -> Node:
+        """``node`` if it matches some topic of the model; a typo never alerts, so refuse it."""
+        if topic_can_match(node, self.topics_file):
+            return node
+        raise QueryError(unknown_topic(value, self.topics_file), item.pos)
+
+
+def _known_place(node: Node, item: tree.Item) -> Node:
+    """``node`` if it matches some place the extractor can tag, else a refusal."""
+    if place_can_match(node):
+        return node
+    raise QueryError(unknown_place(_plain(item)), item.pos)
 
 
 def _plain(item: tree.Item) -> str:
@@ -314,6 +395,14 @@ def _looks_like_topic_code(item: tree.Item) -> bool:
 
 def _word(item: tree.Word, fields: tuple[str, ...]) -> Node:
     value = item.value
+    if value in _SYMBOLS or value.startswith("!"):
+        symbol = value if value in _SYMBOLS else "!"
+        operator = _SYMBOLS[symbol]
+        raise QueryError(
+            f"'{symbol}' is Lucene's {operator}, which newswatch does not read; "
+            f"write {operator}" + (" or -" if operator == "NOT" else ""),
+            item.pos,
+        )
     if "?" in value.replace("\\?", "") or "*" in value.replace("\\*", "")[:-1]:
         raise QueryError("wildcards are only supported at the end of a word (evacu*)", item.pos)
     if value.endswith("*") and not value.endswith("\\*"):

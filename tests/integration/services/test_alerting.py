@@ -25,7 +25,7 @@ def test_one_alert_per_story_and_one_more_for_a_revised_figure(
     try:
         catalog.add_rule(rt, "landslide", "landslide", receiver.url, secret)
         feeds = [
-            catalog.add_feed(rt, f"{site.base_url}/stories/{name}", name)
+            catalog.add_feed(rt, f"{site.base_url}/stories/{name}", name, backfill=True)
             for name in ("courier.rss", "tribune.rss", "ledger.rss")
         ]
         alert_ids = [a for feed in feeds for a in poll_all(rt, int(feed.id))]  # type: ignore[arg-type]
@@ -37,7 +37,9 @@ def test_one_alert_per_story_and_one_more_for_a_revised_figure(
             other = next(a for a in articles if a.canonical_url.endswith("other.html"))
             assert other.story_id not in stories
 
-        update = catalog.add_feed(rt, f"{site.base_url}/stories/courier-update.rss", "update")
+        update = catalog.add_feed(
+            rt, f"{site.base_url}/stories/courier-update.rss", "update", backfill=True
+        )
         update_alerts = poll_all(rt, int(update.id))  # type: ignore[arg-type]
         assert len(update_alerts) == 1, "a revised death toll alerts once more"
 
@@ -65,7 +67,7 @@ def test_payload_is_stored_once_and_sent_verbatim(rt: Runtime, site: SiteServer)
     receiver = WebhookReceiver(secret).start()
     try:
         catalog.add_rule(rt, "ceasefire", "ceasefire", receiver.url, secret)
-        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
         (alert_id,) = poll_all(rt, int(feed.id))  # type: ignore[arg-type]
         with session_scope(rt.store_url) as session:
             stored = session.get(Alert, alert_id)

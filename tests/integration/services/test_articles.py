@@ -12,7 +12,7 @@ from worker.loopback import SiteServer
 
 
 def test_lost_article_tasks_are_relayed(rt: Runtime, site: SiteServer, clock: Clock) -> None:
-    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
     report = polling.refresh_feed(int(feed.id), rt)  # type: ignore[arg-type]
     assert len(report.new_article_ids) == 3  # ... and every follow-up task is lost
     assert articles.relay_stuck_articles(rt) == ([], [])  # not overdue yet

@@ -23,7 +23,7 @@ def test_failed_delivery_is_retried_on_schedule_and_recorded(
     receiver = WebhookReceiver(secret, script=[(500, {}), (503, {"Retry-After": "60"})]).start()
     try:
         catalog.add_rule(rt, "evac", "evacuation", receiver.url, secret)
-        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
         (alert_id,) = poll_all(rt, int(feed.id))  # type: ignore[arg-type]
 
         assert delivery.deliver_alert(alert_id, rt) == "pending"  # 500
@@ -55,7 +55,7 @@ def test_receiver_down_for_a_day_dead_letters_only_after_the_schedule(
     rt: Runtime, site: SiteServer, clock: Clock
 ) -> None:
     catalog.add_rule(rt, "evac", "evacuation", "http://127.0.0.1:9/down", generate_secret())
-    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
     (alert_id,) = poll_all(rt, int(feed.id))  # type: ignore[arg-type]
     statuses = []
     for _ in range(8):
@@ -74,7 +74,7 @@ def test_410_disables_the_endpoint_and_replay_keeps_the_webhook_id(
     receiver = WebhookReceiver(secret, script=[(410, {})]).start()
     try:
         catalog.add_rule(rt, "evac", "evacuation", receiver.url, secret)
-        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
         (alert_id,) = poll_all(rt, int(feed.id))  # type: ignore[arg-type]
         assert delivery.deliver_alert(alert_id, rt) == "dead"
         (rule,) = catalog.list_rules(rt)
@@ -110,7 +110,9 @@ def test_secret_rotation_signs_with_both_secrets(rt: Runtime, site: SiteServer) 
 
                 stored = session.exec(select(Rule)).one()
                 stored.previous_secrets = [old]
-            feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+            feed = catalog.add_feed(
+                rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True, update=True
+            )
             alert_ids = poll_all(rt, int(feed.id))  # type: ignore[arg-type]
             if not alert_ids:
                 alert_ids = delivery.replay_alerts(rt, [a["id"] for a in reports.list_alerts(rt)])
@@ -128,7 +130,7 @@ def test_apprise_channel_gets_each_alert_beside_the_webhook(rt: Runtime, site: S
     people = JsonCapture()
     try:
         catalog.add_rule(rt, "evac", "evacuation", receiver.url, secret, channels=[people.url])
-        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
         report = polling.refresh_feed(int(feed.id), rt)  # type: ignore[arg-type]
         notes: list[int] = []
         for article_id in report.new_article_ids:
@@ -151,7 +153,7 @@ def test_relay_does_not_enqueue_the_same_alert_every_tick(
     rt: Runtime, site: SiteServer, clock: Clock
 ) -> None:
     catalog.add_rule(rt, "evac", "evacuation", "http://127.0.0.1:9/x")
-    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
     (alert_id,) = poll_all(rt, int(feed.id))  # type: ignore[arg-type]
     assert delivery.relay_due_alerts(rt) == [alert_id]
     assert delivery.relay_due_alerts(rt) == []  # queued a moment ago

@@ -28,7 +28,7 @@ def test_hourly_digest_sends_one_message_per_period(
             mode="hourly",
             channels=[people.url],
         )
-        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+        feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
         alert_ids = poll_all(rt, int(feed.id))  # type: ignore[arg-type]
         assert len(alert_ids) == 2
         assert delivery.relay_due_alerts(rt) == []  # held for the digest
@@ -62,11 +62,11 @@ def test_an_alert_committed_after_its_digest_goes_in_the_next(
     )
     (rule,) = catalog.list_rules(rt)
     assert rule.channels == ["json://127.0.0.1:9/a"]  # duplicates dropped
-    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
     poll_all(rt, int(feed.id))  # type: ignore[arg-type]
     clock.advance(hours=1)
     assert len(digests.send_digests(rt)) == 2
-    late = catalog.add_feed(rt, f"{site.base_url}/feeds/gamma.rss", "gamma")
+    late = catalog.add_feed(rt, f"{site.base_url}/feeds/gamma.rss", "gamma", backfill=True)
     clock.advance(minutes=-30)  # an alert stamped inside the period that was already sent
     assert poll_all(rt, int(late.id))  # type: ignore[arg-type]
     clock.advance(minutes=30)

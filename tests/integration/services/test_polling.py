@@ -14,10 +14,10 @@ from worker.loopback import SiteServer
 
 
 def test_malformed_feed_and_unreachable_feed(rt: Runtime, site: SiteServer) -> None:
-    broken = catalog.add_feed(rt, f"{site.base_url}/feeds/broken.rss", "broken")
+    broken = catalog.add_feed(rt, f"{site.base_url}/feeds/broken.rss", "broken", backfill=True)
     report = polling.refresh_feed(int(broken.id), rt)  # type: ignore[arg-type]
     assert report.status == "ok" and len(report.new_article_ids) == 2 and report.problem
-    missing = catalog.add_feed(rt, f"{site.base_url}/feeds/nope.rss", "nope")
+    missing = catalog.add_feed(rt, f"{site.base_url}/feeds/nope.rss", "nope", backfill=True)
     failed = polling.refresh_feed(int(missing.id), rt)  # type: ignore[arg-type]
     assert failed.status == "error" and "404" in (failed.error or "")
     with session_scope(rt.store_url) as session:

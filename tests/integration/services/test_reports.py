@@ -16,7 +16,7 @@ from worker.loopback import SiteServer
 def test_backtest_shows_what_a_rule_would_have_fired_on(
     rt: Runtime, site: SiteServer, clock: Clock
 ) -> None:
-    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha")
+    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
     assert poll_all(rt, int(feed.id)) == []  # type: ignore[arg-type]
     catalog.add_rule(rt, "evac", "evacuat* AND feed:alpha", "http://127.0.0.1:9/x")
     ticks: list[int] = []
