@@ -19,7 +19,7 @@ import typer
 from typer._click import exceptions as typer_click_errors
 
 from pipeline.errors import ConfigError, NewswatchError
-from pipeline.model import OutboxStatus, RuleMode
+from pipeline.model import FeedHealth, OutboxStatus, RuleMode
 
 PROG = "newswatch"
 
@@ -318,7 +318,7 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         return
     for feed in feeds:
         health = _health(feed)
-        detail = f" ({feed.last_error})" if feed.last_error and health != "paused" else ""
+        detail = f" ({feed.last_error})" if feed.last_error and health != FeedHealth.PAUSED else ""
         last = f"{feed.last_new_entry_at:%Y-%m-%d %H:%M}" if feed.last_new_entry_at else "never"
         typer.echo(
             f"{feed.id}\t{feed.name or '-'}\t{feed.url}\t{health}{detail}\t"
@@ -327,8 +327,8 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         )
 
 
-def _health(feed: Any) -> str:
-    return "paused" if not feed.enabled else str(feed.health)
+def _health(feed: Any) -> FeedHealth:
+    return FeedHealth.PAUSED if not feed.enabled else FeedHealth(feed.health)
 
 
 @feeds_app.command("events")
@@ -539,9 +539,9 @@ def rules_disable(rule: str) -> None:
 
 def _warn_about(query: str) -> None:
     """Warnings about a saved query (lowercase and/or/not read as words, …) on stderr."""
-    from pipeline.stages import match
+    from pipeline.stages.match import query_warnings
 
-    for warning in getattr(match, "query_warnings", lambda _q: [])(query):
+    for warning in query_warnings(query):
         typer.echo(f"newswatch: warning: {warning}", err=True)
 
 

@@ -99,7 +99,8 @@ def alert_once_per_story(
 ) -> int | None:
     """Alert on a story's first match; on later copies only when they add something."""
     terms = [hit.term for hit in result.hits]
-    figures = extraction.to_dict()["figures"]
+    stored = extraction.to_dict()  # the JSON form, built once for the state and the payload
+    figures = stored["figures"]
     current = {"figures": figures, "terms": terms}
     state = store.story_alert_state(session, rule.id, story_id)
     changes: dict[str, Any] | None = None
@@ -110,7 +111,7 @@ def alert_once_per_story(
     story = StoryRef(
         id=story_id, kind=AlertKind.UPDATE if changes else AlertKind.NEW, changes=changes
     )
-    alert_id = _create_alert(session, rule, article, result, extraction, now, story)
+    alert_id = _create_alert(session, rule, article, result, stored, now, story)
     if alert_id is None:
         return None
     if state is None:
@@ -140,7 +141,7 @@ def _create_alert(
     rule: ActiveRule,
     article: ArticleRef,
     result: MatchResult,
-    extraction: Extraction,
+    extraction: dict[str, Any],
     now: datetime,
     story: StoryRef,
 ) -> int | None:
@@ -171,7 +172,7 @@ def _create_alert(
         rule=rule.ref,
         article=article,
         hits=[hit.to_dict() for hit in result.hits],
-        extraction=extraction.to_dict(),
+        extraction=extraction,
         created_at=now,
         story=story,
     )
