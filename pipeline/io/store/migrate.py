@@ -13,9 +13,16 @@ from sqlalchemy import inspect, text
 from pipeline.io.store.engine import database_errors, get_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-# The newest migration. A test compares it with Alembic's head, so a new migration that
-# is not named here fails CI instead of leaving stores un-migrated.
-HEAD_REVISION = "0006"
+
+
+def _newest_revision() -> str:
+    # Revisions are numbered like their files (0001_…); a test checks that this agrees
+    # with Alembic's own head, so a misnumbered migration fails CI.
+    names = (path.name for path in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return max(name[:4] for name in names)
+
+
+HEAD_REVISION = _newest_revision()
 
 
 def alembic_config(database_url: str) -> object:
