@@ -24,6 +24,8 @@ from pipeline.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "config"
+# Data the package needs at run time lives inside it, so `pip install .` (not editable) works.
+DATA_FILES = Path(__file__).resolve().parent / "data"
 
 
 class _YamlFileSource(PydanticBaseSettingsSource):
@@ -87,7 +89,7 @@ class Settings(BaseSettings):
         "unset: no file, rules come from the CLI (a fresh install sends nowhere).",
     )
     topics_file: Path = Field(
-        CONFIG_DIR / "topics.yaml", description="IPTC Media Topics definitions used for tagging."
+        DATA_FILES / "topics.yaml", description="IPTC Media Topics definitions used for tagging."
     )
     default_poll_interval: int = Field(
         900, ge=30, description="Seconds between polls of a feed that sets no interval."

@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -47,6 +48,11 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+class _LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 @app.callback()
 def _app_options(
     version: Annotated[
@@ -58,8 +64,21 @@ def _app_options(
             help="Print the version and exit.",
         ),
     ] = False,
+    log_format: Annotated[
+        _LogFormat | None,
+        typer.Option(
+            "--log-format",
+            help="Log lines as text or json (one object per line); overrides NEWSWATCH_LOG_FORMAT.",
+        ),
+    ] = None,
 ) -> None:
     """Options of `newswatch` itself (its help text is the one given to typer.Typer)."""
+    if log_format is not None:
+        # Through the environment, so worker processes started from here log the same way.
+        os.environ["NEWSWATCH_LOG_FORMAT"] = log_format.value
+        from pipeline.runtime import reset_runtime
+
+        reset_runtime()
 
 
 feeds_app = typer.Typer(help="Watched feeds.", no_args_is_help=True)
@@ -552,18 +571,17 @@ def rules_test(
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Batch mode on stdin.")] = False,
 ) -> None:
     """Show whether and why an article matches a query (or batch-test JSON lines)."""
-    from pipeline.stages.match import test_rules_jsonl
+    from pipeline.services.reports import explain_match, test_rules_jsonl
 
+    topics_file = _runtime().settings.topics_file
     if jsonl:
-        for line in test_rules_jsonl(sys.stdin):
+        for line in test_rules_jsonl(sys.stdin, topics_file):
             sys.stdout.write(line.rstrip("\n") + "\n")
         return
     if query is None:
         raise ConfigError("give a QUERY (and an article FILE or -), or use --jsonl")
-    from pipeline.services.reports import explain_match
-
     document = _read_source(source or "-")
-    result = explain_match(query, document)
+    result = explain_match(query, document, topics_file)
     _echo_json(result)
     if not result["matched"]:
         raise typer.Exit(1)
@@ -581,9 +599,8 @@ def rules_backtest(
     rt = _runtime()
     _upgrade()
     period = _parse_period(since)
-    with typer.progressbar(
-        length=reports.count_backtest_articles(rt, period), label="matching", file=sys.stderr
-    ) as bar:
+    total = reports.count_backtest_articles(rt, rule, period)
+    with typer.progressbar(length=total, label="matching", file=sys.stderr) as bar:
         fired = reports.backtest_rule(rt, rule, period, progress=bar.update)
     for row in fired:
         if as_json:
@@ -610,7 +627,7 @@ def _parse_period(text: str) -> Any:
 
 @alerts_app.command("list")
 def alerts_list(
-    status: Annotated[str | None, typer.Option(help="pending, sending, delivered or dead.")] = None,
+    status: Annotated[OutboxStatus | None, typer.Option(help="Only alerts in this state.")] = None,
     failed: Annotated[
         bool, typer.Option("--failed", help="Dead-lettered alerts only (same as --status dead).")
     ] = False,
@@ -770,7 +787,8 @@ def extract_cmd(
 
     if not jsonl:
         url = source if source.startswith(("http://", "https://")) else None
-        _echo_json(extract_document(_read_source(source), url=url))
+        topics_file = _runtime().settings.topics_file
+        _echo_json(extract_document(_read_source(source), url=url, topics_file=topics_file))
         return
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():
@@ -792,7 +810,9 @@ def _extract_line(line: str, number: int) -> dict[str, Any]:
     except ValueError as exc:
         return {"id": None, "line": number, "error": f"line {number}: {exc}"}
     try:
-        result = extract_document(document, url=item.get("url"))
+        result = extract_document(
+            document, url=item.get("url"), topics_file=_runtime().settings.topics_file
+        )
     except Exception as exc:  # one bad document must not end the batch
         return {"id": item.get("id"), "line": number, "error": f"line {number}: {exc!r}"}
     if "text" in item and item.get("html") is None:

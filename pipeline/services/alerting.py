@@ -64,7 +64,7 @@ def active_matcher(rt: Runtime) -> tuple[RuleMatcher[int], dict[int, ActiveRule]
     compiled = []
     for rule_id, rule in rules.items():
         try:
-            compiled.append((rule_id, compile_query(rule.query)))
+            compiled.append((rule_id, compile_query(rule.query, rt.settings.topics_file)))
         except QueryError as exc:  # rules are validated when saved; never fail at match time
             log.error("skipping invalid rule", extra={"rule_id": rule_id, "error": str(exc)})
     matcher: RuleMatcher[int] = RuleMatcher(compiled)

@@ -245,7 +245,7 @@ def add_rule(
         except ValueError as exc:
             raise ConfigError(f"rule {name!r}: {exc}") from exc
     try:
-        compile_query(query)
+        compile_query(query, rt.settings.topics_file)
     except QueryError as exc:
         raise ConfigError(f"rule {name!r}: {exc}") from exc
     rt.http.guard.check_url(webhook_url)

@@ -16,7 +16,10 @@ from pipeline.stages.schedule import next_poll_at
 
 log = logging.getLogger("newswatch")
 
-_FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
+_FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
 
 
 def refresh_due_feeds(rt: Runtime) -> list[int]:

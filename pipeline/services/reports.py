@@ -12,6 +12,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, NotFoundError
@@ -106,9 +107,11 @@ def list_stories(rt: Runtime, limit: int = 50) -> list[dict[str, Any]]:
         return rows
 
 
-def count_backtest_articles(rt: Runtime, since: timedelta) -> int:
-    """How many stored articles a backtest over ``since`` reads (for a progress bar)."""
+def count_backtest_articles(rt: Runtime, ref: str, since: timedelta) -> int:
+    """How many stored articles a backtest of rule ``ref`` over ``since`` reads (for a
+    progress bar); an unknown rule is refused here, before any progress is shown."""
     with store.session_scope(rt.store_url) as session:
+        store.require_rule(session, ref)
         return store.count_processed_articles(session, rt.now() - since)
 
 
@@ -120,7 +123,7 @@ def backtest_rule(
 
     with store.session_scope(rt.store_url) as session:
         rule = store.require_rule(session, ref)
-        query = compile_query(rule.query)
+        query = compile_query(rule.query, rt.settings.topics_file)
         ids = store.processed_article_ids(session, rt.now() - since)
     fired = []
     for article_id in ids:
@@ -149,18 +152,20 @@ def backtest_rule(
     return fired
 
 
-def explain_match(query: str, document: bytes | str) -> dict[str, Any]:
+def explain_match(
+    query: str, document: bytes | str, topics_file: Path | None = None
+) -> dict[str, Any]:
     """Whether and why one document matches a query (`newswatch rules test`)."""
     from pipeline.stages.clean import clean_article
     from pipeline.stages.extract import extract
     from pipeline.stages.match import QueryError, compile_query, match_query
 
     try:
-        compiled = compile_query(query)
+        compiled = compile_query(query, topics_file)
     except QueryError as exc:
         raise ConfigError(str(exc)) from exc
     cleaned = clean_article(document)
-    extraction = extract(cleaned.title, cleaned.text, cleaned.language)
+    extraction = extract(cleaned.title, cleaned.text, cleaned.language, topics_file)
     result = match_query(
         compiled, MatchDocument.from_extraction(cleaned.title, cleaned.text, (), extraction)
     )
@@ -172,7 +177,7 @@ def explain_match(query: str, document: bytes | str) -> dict[str, Any]:
 
 
 def extract_document(
-    document: bytes | str, url: str | None = None, topics_file: Any = None
+    document: bytes | str, url: str | None = None, topics_file: Path | None = None
 ) -> dict[str, Any]:
     """Clean + extract one document (HTML or plain text): the `newswatch extract` contract."""
     from pipeline.stages import alert as alert_stage
@@ -193,7 +198,7 @@ def extract_document(
     }
 
 
-def test_rules_jsonl(lines: Iterable[str]) -> Iterator[str]:
+def test_rules_jsonl(lines: Iterable[str], topics_file: Path | None = None) -> Iterator[str]:
     """`newswatch rules test --jsonl`: the stage's contract, with one addition: an article
     that carries no ``figures``, ``topics`` or ``places`` is run through extraction first,
     so ``killed:>=10``, ``place:SY`` or ``topic:"armed conflict"`` match as they would on a
@@ -201,7 +206,7 @@ def test_rules_jsonl(lines: Iterable[str]) -> Iterator[str]:
     from pipeline.stages.match import test_rules_jsonl as evaluate_lines
 
     for line in lines:
-        yield from evaluate_lines([_with_extraction(line)])
+        yield from evaluate_lines([_with_extraction(line, topics_file)], topics_file)
 
 
 test_rules_jsonl.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
@@ -209,7 +214,7 @@ test_rules_jsonl.__test__ = False  # type: ignore[attr-defined]  # not a pytest 
 _EXTRACTED_FIELDS = ("figures", "topics", "places")
 
 
-def _with_extraction(line: str) -> str:
+def _with_extraction(line: str, topics_file: Path | None) -> str:
     try:
         record = json.loads(line)
     except ValueError:
@@ -221,14 +226,16 @@ def _with_extraction(line: str) -> str:
     if not isinstance(title, str | None) or not isinstance(text, str | None):
         return line
     language = article.get("language") if isinstance(article.get("language"), str) else None
-    extraction = _extract_cached(title or "", text or "", language)
+    extraction = _extract_cached(title or "", text or "", language, topics_file)
     record["article"] = {**article, **{key: extraction[key] for key in _EXTRACTED_FIELDS}}
     return json.dumps(record, ensure_ascii=False)
 
 
 @functools.lru_cache(maxsize=64)
-def _extract_cached(title: str, text: str, language: str | None) -> dict[str, Any]:
+def _extract_cached(
+    title: str, text: str, language: str | None, topics_file: Path | None
+) -> dict[str, Any]:
     # A batch often tries many queries on one article: extract it once.
     from pipeline.stages.extract import extract
 
-    return extract(title, text, language).to_dict()
+    return extract(title, text, language, topics_file).to_dict()

@@ -71,7 +71,7 @@ def compile_query(query: str, topics_file: Path | None = None) -> CompiledQuery:
     """Validate and compile ``query``; raises :class:`QueryError` with a position.
 
     ``topic:`` values are checked against ``topics_file`` (default: the shipped
-    ``config/topics.yaml``); pass the file the extractor tags with when it is another.
+    ``pipeline/data/topics.yaml``); pass the file the extractor tags with when it is another.
     """
     return compile_cached(query, topics_file)
 

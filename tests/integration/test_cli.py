@@ -216,3 +216,30 @@ def test_list_commands_start_without_heavy_imports(tmp_path: Path, command: list
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     assert {name for name in _HEAVY if name in loaded} == set()
+
+
+def test_log_format_flag_overrides_the_environment(tmp_path: Path) -> None:
+    shown = _run(tmp_path, "--log-format", "json", "config", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["log_format"] == "json"
+    refused = _run(tmp_path, "--log-format", "xml", "config", "show")
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "'xml' is not one of" in refused.stderr
+
+
+def test_rules_test_jsonl_extracts_figures_places_and_topics(tmp_path: Path) -> None:
+    # An article given as plain text carries no extraction: the batch mode must run it, or
+    # figure, place and topic queries could never match (as they do in the file mode).
+    text = (
+        "Shelling of Aleppo killed 14 civilians on Tuesday, and rescue teams said the toll "
+        "could rise as fighting between government forces and rebels went on."
+    )
+    queries = ["killed:>=10", "place:SY", 'topic:"armed conflict"', "killed:>=100"]
+    stdin = "".join(
+        json.dumps({"id": i, "query": q, "article": {"title": "Aleppo", "text": text}}) + "\n"
+        for i, q in enumerate(queries)
+    )
+    result = _run(tmp_path, "rules", "test", "--jsonl", stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    matched = {row["id"]: row["matched"] for row in map(json.loads, result.stdout.splitlines())}
+    assert matched == {0: True, 1: True, 2: True, 3: False}

@@ -39,7 +39,9 @@ def test_shipped_file_starts_with_its_description(name: str) -> None:
 
 
 def test_every_data_file_has_a_schema() -> None:
-    assert sorted(path.stem for path in DATA_DIR.glob("*.yaml")) == NAMES
+    # The topic definitions have a loader and validation of their own (test_topics.py).
+    tables = sorted(path.stem for path in DATA_DIR.glob("*.yaml") if path.stem != "topics")
+    assert tables == NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -127,3 +127,9 @@ def test_currency_abbreviations(text: str, value: float, currency: str) -> None:
 def test_abbreviation_needs_a_word_boundary() -> None:
     (span,) = find_numbers("Mrs 5")
     assert span.kind == "number"
+
+
+@pytest.mark.parametrize("digits", [22, 4301, 12042])
+def test_a_run_of_digits_too_long_for_any_count_is_not_a_number(digits: int) -> None:
+    text = f"Officials said {'9' * digits} people were killed and 12 were hurt."
+    assert [n.value for n in find_numbers(text)] == [12]

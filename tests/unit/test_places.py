@@ -361,3 +361,16 @@ def test_plural_region_word_is_not_a_surname() -> None:
 def test_a_big_capital_beats_a_namesake_town_when_both_countries_are_named() -> None:
     text = "Greek fans cheered as US sprinters won in Athens. The US team celebrated."
     assert by_name(extract_places(text), "Athens").country == "GR"
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("Aleppo", "Shelling of Aleppo killed 14 civilians on Tuesday."),
+        ("Goma", "Residents of Goma fled as the rebels advanced."),
+    ],
+)
+def test_a_place_name_as_the_whole_title_is_a_place(title: str, text: str) -> None:
+    # The capitalised first word of the body is on another line: not the surname of a
+    # person called after the place.
+    assert extract_places(text, title=title).places[0].name == title

@@ -243,7 +243,7 @@ def test_topics_are_checked_against_the_given_topics_file(tmp_path: Path) -> Non
     error = _error("topic:weather", topics_file=topics)
     assert error.message == "unknown topic 'weather': " + (
         "no topic code or label of the topic model matches it (codes like medtop:16000000, "
-        'labels like "armed conflict": see config/topics.yaml)'
+        'labels like "armed conflict": see pipeline/data/topics.yaml)'
     )
     assert _error("topic:lokusts", topics_file=topics).message.endswith("'locusts'?")
     with pytest.raises(QueryError):

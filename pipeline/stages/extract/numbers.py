@@ -79,6 +79,9 @@ _DIGITS = re.compile(
     r"|(?P<num>(?:\d{1,3}(?:,\d{3})+(?!\d)|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+)"
     r"(?:\.\d+)?|\.\d+)"
 )
+# No reported count has more digits than this; longer runs are identifiers or junk, and
+# reading them as numbers would overflow floats and Python's int-from-string limit.
+_MAX_DIGITS = 21
 _SUFFIX = re.compile(
     r"(?:(?P<exp>[eE][+-]?\d+)|(?P<pow>\^[+-]*\d+)|(?P<mult>MM|mm|mil|mln|bln|tln|trn|bn|mn|tn"
     r"|[kKMGTbBm])|(?P<ord>st|nd|rd|th|ST|ND|RD|TH|s))(?![A-Za-z0-9])"
@@ -174,7 +177,7 @@ def _free(text: str, pos: int) -> bool:
 
 def _digit_atom(text: str, pos: int, atoms: list[_Atom]) -> _Atom | list[_Atom] | None:
     match = _DIGITS.match(text, pos)
-    if match is None:
+    if match is None or sum(c.isdigit() for c in match.group(0)) > _MAX_DIGITS:
         return None
     if match.group("dotted"):
         # "192.168.1.2" or "12.05.2016": a dotted sequence of separate integers.

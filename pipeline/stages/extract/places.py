@@ -95,10 +95,12 @@ CITY_CUES = frozenset(words("city town village capital cities towns villages"))
 LIST_JOINERS = frozenset({"and", "or", "&"})
 _PRONOUNS = re.compile(r"\b(?:he|she|his|her|him)\b", re.IGNORECASE)
 # A whole word: "Es" glued to mis-decoded bytes ("ChinaS—Es") is not a name.
-_WORD_BEFORE = re.compile(r"(?:^|(?<=[\s\"'(\[]))([A-Za-z][\w.'\-]*)(\s+)$")
+# A neighbouring word is on the same line: the title ends at a line break, and "Aleppo"
+# above "Shelling of Aleppo…" is not the first name of a Mr Shelling.
+_WORD_BEFORE = re.compile(r"(?:^|(?<=[\s\"'(\[]))([A-Za-z][\w.'\-]*)([^\S\n]+)$")
 _OF_CUE = re.compile(r"\b([A-Za-z]+)\s+of\s+$")
 _APPOSED_CUE = re.compile(r"\b(capital|city|town|village),\s+$")
-_WORD_AFTER = re.compile(r"^(\s+)([A-Za-z][\w'\-]*)")
+_WORD_AFTER = re.compile(r"^([^\S\n]+)([A-Za-z][\w'\-]*)")
 _SENTENCE_OPENERS = "\"'\u201c\u2018([-*\u2022"
 # A list of capitalised names after a locative, up to the mention: "in Budi, Ikotos and ".
 _LIST_AFTER_LOCATIVE = re.compile(

@@ -1,4 +1,4 @@
-"""IPTC Media Topics tagging from weighted term definitions (``config/topics.yaml``).
+"""IPTC Media Topics tagging from weighted term definitions (``pipeline/data/topics.yaml``).
 
 Every pattern of every topic goes into one Aho-Corasick automaton over normalised text
 (lower case, accents folded, every run of non-alphanumerics a single space), so a whole
@@ -20,7 +20,7 @@ import ahocorasick
 from pipeline.data.load import DataFileError, read_yaml
 from pipeline.model import TopicScore
 
-DEFAULT_TOPICS_PATH = Path(__file__).resolve().parents[3] / "config" / "topics.yaml"
+DEFAULT_TOPICS_PATH = Path(__file__).resolve().parents[2] / "data" / "topics.yaml"
 
 _SCORE, _REQUIRE, _EXCLUDE = 0, 1, 2
 _CODE = re.compile(r"^[a-z][a-z0-9_-]*:[A-Za-z0-9_.-]+$")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from pipeline.model import MatchDocument
@@ -23,18 +24,19 @@ class _LineError(ValueError):
     """A malformed input line."""
 
 
-def test_rules_jsonl(lines: Iterable[str]) -> Iterator[str]:
-    """Evaluate each ``{"id", "query", "article"}`` line; yield one result line per input."""
+def test_rules_jsonl(lines: Iterable[str], topics_file: Path | None = None) -> Iterator[str]:
+    """Evaluate each ``{"id", "query", "article"}`` line; yield one result line per input.
+    ``topic:`` values are checked against ``topics_file`` (default: the shipped one)."""
     for line in lines:
         if not line.strip():
             continue
-        yield json.dumps(_result(line), ensure_ascii=False)
+        yield json.dumps(_result(line, topics_file), ensure_ascii=False)
 
 
 test_rules_jsonl.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
-def _result(line: str) -> dict[str, Any]:
+def _result(line: str, topics_file: Path | None) -> dict[str, Any]:
     rule_id: Any = None
     try:
         record = json.loads(line)
@@ -44,7 +46,7 @@ def _result(line: str) -> dict[str, Any]:
         query = record.get("query")
         if not isinstance(query, str):
             raise _LineError('"query" must be a string')
-        compiled = compile_cached(query)
+        compiled = compile_cached(query, topics_file)
         result = evaluate(compiled.root, DocumentIndex(document_from_json(record.get("article"))))
     except (QueryError, _LineError) as error:
         return _error(rule_id, str(error))

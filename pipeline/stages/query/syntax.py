@@ -96,7 +96,7 @@ def compile_tree(
 
     ``quick`` tries :func:`parse_simple` first; ``quick=False`` always parses with luqum.
     ``topics_file`` holds the topic definitions ``topic:`` values are checked against
-    (``None``: the shipped ``config/topics.yaml``, as for the extractor).
+    (``None``: the shipped ``pipeline/data/topics.yaml``, as for the extractor).
     """
     if not query.strip():
         raise QueryError("empty query", 0)

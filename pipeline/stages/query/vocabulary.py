@@ -95,7 +95,7 @@ def unknown_topic(value: str, topics_file: Path | None = None) -> str:
         return f"unknown topic '{value}'; did you mean {_alternatives(suggestions)}?"
     return (
         f"unknown topic '{value}': no topic code or label of the topic model matches it "
-        '(codes like medtop:16000000, labels like "armed conflict": see config/topics.yaml)'
+        '(codes like medtop:16000000, labels like "armed conflict": see pipeline/data/topics.yaml)'
     )
 
 
