@@ -28,6 +28,17 @@ CONFIG_DIR = REPO_ROOT / "config"
 DATA_FILES = Path(__file__).resolve().parent / "data"
 
 
+def shipped_path(*parts: str) -> Path:
+    """A file of the source tree's ``config/`` or ``seeds/``: in a checkout (editable
+    install) the tree's own, else the copy installed under ``<prefix>/share/newswatch``."""
+    in_tree = REPO_ROOT.joinpath(*parts)
+    if in_tree.exists():
+        return in_tree
+    import sys
+
+    return Path(sys.prefix, "share", "newswatch", *parts)
+
+
 class _YamlFileSource(PydanticBaseSettingsSource):
     """Reads the optional YAML settings file named by NEWSWATCH_CONFIG_FILE."""
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import typer
 
-from pipeline.settings import REPO_ROOT
+from pipeline.settings import shipped_path
 from pipeline.stages.alert import generate_secret
 from worker.loopback import SiteServer, WebhookReceiver, describe_alert
 
-SEEDS = REPO_ROOT / "seeds"
+SEEDS = shipped_path("seeds")
 
 
 def demo_environment(data_dir: Path, webhook_url: str, secret: str) -> dict[str, str]:
@@ -34,7 +34,7 @@ def demo_environment(data_dir: Path, webhook_url: str, secret: str) -> dict[str,
             "NEWSWATCH_HTTP_ALLOW_HOSTS": "127.0.0.1",
             "NEWSWATCH_BEAT_INTERVAL": "2",
             # The sample rules (ceasefire, evacuation), armed with the demo's own receiver.
-            "NEWSWATCH_RULES_FILE": str(REPO_ROOT / "config" / "rules.yaml"),
+            "NEWSWATCH_RULES_FILE": str(shipped_path("config", "rules.yaml")),
             "NEWSWATCH_ALERT_WEBHOOK_URL": webhook_url,
             "NEWSWATCH_ALERT_WEBHOOK_SECRET": secret,
             "NEWSWATCH_LOG_LEVEL": os.environ.get("NEWSWATCH_LOG_LEVEL", "WARNING"),

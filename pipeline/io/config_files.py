@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import ConfigError
 from pipeline.model import RuleMode
+from pipeline.settings import shipped_path
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -97,7 +98,7 @@ def load_rules_file(path: Path) -> list[RuleSpec]:
     return _validated(path, "rules", RuleSpec)
 
 
-SAMPLE_RULES_FILE = Path(__file__).resolve().parents[2] / "config" / "rules.yaml"
+SAMPLE_RULES_FILE = shipped_path("config", "rules.yaml")
 
 
 def sample_rules(path: Path = SAMPLE_RULES_FILE) -> list[RuleSpec]:

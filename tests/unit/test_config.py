@@ -316,3 +316,25 @@ def test_locks_split_runtime_from_dev_tools() -> None:
         text = lock.read_text()
         assert not re.findall(r"^\S+==\S+ \\\n(?!    --hash=sha256:)", text, re.M)
         assert not re.search(r"--(index-url|extra-index-url|find-links)|https?://", text)
+
+
+def test_an_installed_copy_ships_the_demo_seeds_and_sample_config() -> None:
+    """`pip install .` (not editable) installs config/ and seeds/ as data files, where
+    shipped_path finds them: every file the demo and `newswatch init` read is listed."""
+    from pipeline.settings import shipped_path
+
+    data_files = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "data-files"
+    ]
+    listed = {
+        (Path(target) / Path(match).name).as_posix()
+        for target, patterns in data_files.items()
+        for pattern in patterns
+        for match in map(str, REPO_ROOT.glob(pattern))
+    }
+    needed = [p for p in (REPO_ROOT / "seeds").rglob("*") if p.is_file()]
+    needed.append(REPO_ROOT / "config" / "rules.yaml")
+    for path in needed:
+        relative = path.relative_to(REPO_ROOT).as_posix()
+        assert f"share/newswatch/{relative}" in listed, f"{relative} is not installed"
+    assert shipped_path("seeds") == REPO_ROOT / "seeds"  # a checkout uses its own tree
