@@ -1,0 +1,54 @@
+"""How the worker's tasks record failures the services cannot see themselves: a processing
+attempt that raised, and a poll cut by Celery's soft time limit. The services are swapped
+at their one seam (the module the task calls); the real paths are covered by
+tests/integration/services/test_article_failure.py and tests/e2e/test_time_limits.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+
+from pipeline.model import PollStatus
+from pipeline.services.polling import PollReport
+from worker import tasks
+
+
+def test_process_task_keeps_the_error_for_the_relay_and_still_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded: list[tuple[int, str]] = []
+
+    def always_raises(article_id: int, rt: Any) -> None:
+        raise ValueError("extraction blew up")
+
+    monkeypatch.setattr(tasks, "get_runtime", lambda: object())
+    monkeypatch.setattr(tasks.articles, "process_article", always_raises)
+    monkeypatch.setattr(
+        tasks.articles,
+        "record_process_error",
+        lambda article_id, rt, exc: recorded.append((article_id, str(exc))),
+    )
+    with pytest.raises(ValueError, match="blew up"):
+        tasks.process_article(7)
+    assert recorded == [(7, "extraction blew up")]
+
+
+def test_poll_cut_by_the_soft_time_limit_is_recorded_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cut: list[int] = []
+
+    def slow_poll(feed_id: int, rt: Any) -> None:
+        raise SoftTimeLimitExceeded()
+
+    def record_poll_cut(feed_id: int, rt: Any, limit: float | None) -> PollReport:
+        cut.append(feed_id)
+        return PollReport(feed_id=feed_id, status=PollStatus.ERROR, error="cut")
+
+    monkeypatch.setattr(tasks, "get_runtime", lambda: object())
+    monkeypatch.setattr(tasks.polling, "refresh_feed", slow_poll)
+    monkeypatch.setattr(tasks.polling, "record_poll_cut", record_poll_cut)
+    tasks.refresh_feed(3)
+    assert cut == [3]
