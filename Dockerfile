@@ -16,7 +16,7 @@ COPY config ./config
 COPY seeds ./seeds
 RUN pip install --no-cache-dir --no-deps -e . \
     && useradd --create-home --uid 10001 newswatch \
-    && mkdir -p /data && chown newswatch /data
+    && mkdir -p /data /metrics && chown newswatch /data /metrics
 
 USER newswatch
 ENV NEWSWATCH_DATA_DIR=/data

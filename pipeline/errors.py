@@ -6,12 +6,14 @@ errors into Celery retries; the CLI turns them into one-line messages.
     NewswatchError
     ├── ConfigError            bad settings, YAML or CLI input (permanent)
     ├── NotFoundError          unknown feed, rule or alert id (permanent)
+    ├── HostBusyError          the host's politeness limit is taken: try in retry_in seconds
     ├── StoreError             the database refused the statement (permanent)
     │   ├── StoreUnavailableError     unreachable, locked or busy (transient)
     │   └── ConflictError             a unique key or reference was violated (permanent)
     └── FetchError             an outbound HTTP request failed
         ├── BlockedDestinationError   URL scheme or resolved address refused (permanent)
         ├── ResponseTooLargeError     body over the size cap (permanent)
+        ├── UndecodableResponseError  a Content-Encoding never asked for (permanent)
         ├── HTTPStatusError           non-2xx answer; permanent for 4xx except 408/425/429
         └── TransportError            DNS, connect, timeout, TLS (transient)
 """
@@ -38,6 +40,17 @@ class NotFoundError(NewswatchError):
     permanent = True
 
 
+class HostBusyError(NewswatchError):
+    """No request slot on the host came free in time (per-host politeness); nothing was
+    sent, so trying again after ``retry_in`` seconds is always safe."""
+
+    permanent = False
+
+    def __init__(self, message: str, retry_in: float) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
 class StoreError(NewswatchError):
     permanent = True
 
@@ -59,6 +72,10 @@ class BlockedDestinationError(FetchError):
 
 
 class ResponseTooLargeError(FetchError):
+    permanent = True
+
+
+class UndecodableResponseError(FetchError):
     permanent = True
 
 

@@ -24,6 +24,15 @@ class FetchStatus(StrEnum):
     FALLBACK = "fallback"
 
 
+class ArticleState(StrEnum):
+    """Where an article's processing stands: pending until processed; failed (terminal)
+    after ``article_max_attempts`` attempts that did not finish, with the reason kept."""
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
 class OutboxStatus(StrEnum):
     """An alert or notification row: pending (due at next_attempt_at) -> sending (claimed)
     -> delivered | dead; digest rules hold alerts until their period closes (held ->
@@ -85,10 +94,19 @@ class FeedEventKind(StrEnum):
     RECOVERED = "feed.recovered"
 
 
+class KeyScope(StrEnum):
+    """What an API key may do: read everything, or also change feeds, rules and alerts."""
+
+    READ = "read"
+    ADMIN = "admin"
+
+
 class PollStatus(StrEnum):
     OK = "ok"
     NOT_MODIFIED = "not-modified"
     ERROR = "error"
+    # The feed's host was busy (per-host politeness): re-scheduled, nothing was sent.
+    DEFERRED = "deferred"
 
 
 class AttemptVerdict(StrEnum):
@@ -351,6 +369,9 @@ class ArticleRef:
     site_name: str | None
     fetch_status: FetchStatus
     feeds: tuple[FeedRef, ...] = ()
+    # The page kept as evidence (sha256, size, filename, media_type), or None when no page
+    # was fetched; see pipeline.services.evidence.
+    evidence: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -363,6 +384,7 @@ class ArticleRef:
             "site_name": self.site_name,
             "fetch_status": str(self.fetch_status),
             "feeds": [feed.to_dict() for feed in self.feeds],
+            "evidence": self.evidence,
         }
 
 

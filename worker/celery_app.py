@@ -1,8 +1,8 @@
 """The Celery application, configured from newswatch settings.
 
-Embedded defaults: kombu's filesystem transport under <data_dir>/broker. Production: Redis.
-Queues: ``fetch`` for I/O-bound work (polls, page fetches, webhook deliveries, beat ticks)
-and ``extract`` for CPU-bound work (cleaning, extraction, matching).
+Both backends use the Redis transport: production names its server with
+NEWSWATCH_BROKER_URL; the embedded default is a server newswatch runs in the data directory
+(pipeline.io.embedded_redis). Queues and pools: worker.layout.
 """
 
 from __future__ import annotations
@@ -14,22 +14,11 @@ from celery import Celery
 from celery.signals import setup_logging
 from kombu import Exchange, Queue
 
-from pipeline.runtime import ensure_writable_dir
 from pipeline.settings import Settings, get_settings
-
-FETCH_QUEUE = "fetch"
-EXTRACT_QUEUE = "extract"
+from worker.layout import TASK_QUEUES, QueueName
 
 TASK_ROUTES = {
-    "newswatch.refresh_due_feeds": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
-    "newswatch.refresh_feed": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
-    "newswatch.fetch_article": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
-    "newswatch.process_article": {"queue": EXTRACT_QUEUE, "routing_key": EXTRACT_QUEUE},
-    "newswatch.deliver_alert": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
-    "newswatch.relay_due_alerts": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
-    "newswatch.deliver_notification": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
-    "newswatch.send_digests": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
-    "newswatch.relay_stuck_articles": {"queue": FETCH_QUEUE, "routing_key": FETCH_QUEUE},
+    task: {"queue": queue.value, "routing_key": queue.value} for task, queue in TASK_QUEUES.items()
 }
 
 
@@ -47,38 +36,35 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
-        "task_default_queue": FETCH_QUEUE,
-        # Each queue gets its own exchange and key; left unset, Celery would bind both
-        # queues to the default exchange and key, and every message would land in both.
+        "task_default_queue": QueueName.TICK.value,
+        # Each queue gets its own exchange and key; left unset, Celery would bind every
+        # queue to the default exchange and key, and every message would land in all.
+        # Listed in serving order: a worker consumes its queues in this order.
         "task_queues": [
-            Queue(name, Exchange(name, type="direct"), routing_key=name)
-            for name in (FETCH_QUEUE, EXTRACT_QUEUE)
+            Queue(name.value, Exchange(name.value, type="direct"), routing_key=name.value)
+            for name in QueueName
         ],
-        "task_default_exchange": FETCH_QUEUE,
-        "task_default_routing_key": FETCH_QUEUE,
+        "task_default_exchange": QueueName.TICK.value,
+        "task_default_routing_key": QueueName.TICK.value,
         "task_routes": TASK_ROUTES,
-        "worker_send_task_events": False,
+        # Task events (received, started, succeeded, failed) so Flower or `celery events`
+        # can watch the tasks; with nobody listening they are dropped by the broker.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
         "timezone": "UTC",
         "enable_utc": True,
         "beat_schedule": beat_schedule(settings),
         "beat_schedule_filename": str((settings.data_dir / "beat-schedule").resolve()),
     }
-    if settings.uses_filesystem_broker:
-        broker = settings.broker_dir
-        config["broker_transport_options"] = {
-            "data_folder_in": str(broker / "queue"),
-            "data_folder_out": str(broker / "queue"),
-            "control_folder": str(broker / "control"),
-        }
-        # Broadcast control messages need a fanout exchange shared by every process;
-        # on files they only add latency, and nothing here depends on them.
-        config["worker_enable_remote_control"] = False
-    else:
+    config["broker_transport_options"] = {
         # Longer than the hard time limit, so Redis never re-delivers a running task.
-        config["broker_transport_options"] = {
-            "visibility_timeout": max(3600, settings.task_time_limit * 4)
-        }
+        "visibility_timeout": max(3600, settings.task_time_limit * 4),
+        # A worker on several queues BRPOPs them in the order given (task_queues order),
+        # instead of kombu's default round-robin that rotates the last-used queue to the back:
+        # a tick or a delivery is taken before any waiting poll or page fetch.
+        "queue_order_strategy": "priority",
+    }
     return config
 
 
@@ -103,12 +89,6 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
     }
 
 
-def prepare_broker(settings: Settings) -> None:
-    if settings.uses_filesystem_broker:
-        for name in ("queue", "control"):
-            ensure_writable_dir(settings.broker_dir / name, "broker directory")
-
-
 @setup_logging.connect
 def _newswatch_logging(**_: Any) -> None:
     # A receiver here makes Celery leave logging to newswatch: its own format would drop
@@ -121,7 +101,6 @@ def _newswatch_logging(**_: Any) -> None:
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
-    prepare_broker(settings)
     application = Celery("newswatch", include=["worker.tasks"])
     application.conf.update(celery_config(settings))
     return application

@@ -6,6 +6,7 @@ database) end with one line on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -20,7 +21,7 @@ import typer
 from typer._click import exceptions as typer_click_errors
 
 from pipeline.errors import ConfigError, NewswatchError
-from pipeline.model import FeedHealth, OutboxStatus, RuleMode
+from pipeline.model import ArticleState, FeedHealth, OutboxStatus, RuleMode
 
 PROG = "newswatch"
 
@@ -93,6 +94,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 stories_app = typer.Typer(help="Stories: near-duplicate articles grouped.", no_args_is_help=True)
 app.add_typer(stories_app, name="stories")
+articles_app = typer.Typer(help="Articles and their processing state.", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
+keys_app = typer.Typer(help="API keys for the HTTP API (`newswatch serve`).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 def _runtime() -> Any:
@@ -114,25 +119,36 @@ def _echo_json(value: Any) -> None:
 # --- processes --------------------------------------------------------------------------
 
 
-def _start_worker(queues: str, concurrency: int | None, beat: bool) -> None:
+def _start_worker(spec: Any, supervised: bool) -> None:
     rt = _runtime()
-    _upgrade()
+    if not supervised:  # `newswatch run` migrated the store before starting its children
+        _upgrade()
+    _attach_broker(rt.settings)
     from worker.celery_app import app as celery_app
 
     _check_broker(celery_app)
     argv = [
         "worker",
-        f"--queues={queues}",
-        f"--concurrency={concurrency or rt.settings.worker_concurrency}",
+        f"--queues={','.join(queue.value for queue in spec.queues)}",
+        f"--pool={spec.pool.value}",
+        f"--concurrency={spec.concurrency}",
+        f"--hostname={spec.name}@%h",
         f"--loglevel={rt.settings.log_level}",
         "--without-gossip",
         "--without-mingle",
     ]
     if rt.settings.log_level in ("WARNING", "ERROR", "CRITICAL"):
         argv.insert(0, "--quiet")  # a global option: it goes before the sub-command
-    if beat:
-        argv += ["--beat", f"--schedule={_beat_schedule(rt)}"]
     celery_app.worker_main(argv)
+
+
+def _attach_broker(settings: Any) -> None:
+    """Start or reuse the embedded Redis server when no broker URL is set (it stops when
+    the last newswatch process using it exits: see pipeline/io/embedded_redis.py)."""
+    if settings.uses_embedded_broker:
+        from pipeline.io.embedded_redis import attach_process
+
+        attach_process(settings.data_dir, settings.embedded_redis_server)
 
 
 def _check_broker(celery_app: Any) -> None:
@@ -146,34 +162,102 @@ def _check_broker(celery_app: Any) -> None:
         raise ConfigError(f"cannot reach the broker at {mask_password(url)}: {exc}") from exc
 
 
+_SUPERVISED = typer.Option("--supervised", hidden=True, help="Started by `newswatch run`.")
+
+
 @app.command()
 def run(
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Extract worker processes (CPU-bound work).")
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Also run the HTTP API and dashboard (`serve`).")
+    ] = False,
+    host: Annotated[str, typer.Option(help="With --serve: address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="With --serve: port to listen on.")] = 8000,
 ) -> None:
-    """The main job: worker (both queues) and beat in one process, on the configured backends."""
+    """The main job: the whole worker layout and beat, as child processes of this one.
+
+    One worker for beat ticks and deliveries, one for feed polls and page fetches (threads),
+    one for extraction (processes), and beat; the same split as production.
+    """
+    rt = _runtime()
     _sync_files()
-    _start_worker("fetch,extract", concurrency, beat=True)
+    _attach_broker(rt.settings)
+    _prepare_metrics_dir(rt)  # before worker.tasks: it installs the metrics sink on import
+    import worker.tasks  # noqa: F401  (once here: the forked children share the imports)
+    from worker.layout import run_layout
+    from worker.supervisor import supervise
+
+    children: list[tuple[str, Any]] = [
+        (spec.name, functools.partial(_start_worker, spec, True))
+        for spec in run_layout(rt.settings, concurrency)
+    ]
+    children.append(("beat", functools.partial(beat, supervised=True)))
+    if serve:
+        _check_port_free(host, port)
+        children.append(("api", functools.partial(serve_http, host, port, supervised=True)))
+    raise typer.Exit(supervise(children))
+
+
+def _prepare_metrics_dir(rt: Any) -> None:
+    """The children's Prometheus files (multiprocess mode), read by `--serve`'s /metrics.
+    Left to the user when NEWSWATCH_METRICS_DIR or PROMETHEUS_MULTIPROC_DIR is set; else
+    <data_dir>/metrics, emptied first: a previous run's files would count twice."""
+    if rt.settings.metrics_dir is not None or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    from pipeline.runtime import ensure_writable_dir
+
+    folder = ensure_writable_dir(rt.settings.data_dir / "metrics", "metrics directory")
+    for stale in folder.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option(help="Comma-separated queues: fetch, extract.")] = (
-        "fetch,extract"
-    ),
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    queues: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated queues, served in this order: tick (beat ticks), deliver "
+            "(webhooks, notifications), poll (feeds), fetch (pages), extract."
+        ),
+    ] = "tick,deliver,poll,fetch,extract",
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Threads (I/O queues) or processes (extract); default from the settings."
+        ),
+    ] = None,
+    pool: Annotated[
+        str,
+        typer.Option(help="auto (threads for I/O queues, prefork with extract), threads, prefork."),
+    ] = "auto",
+    name: Annotated[str, typer.Option(help="Celery node name: NAME@host.")] = "celery",
+    supervised: Annotated[bool, _SUPERVISED] = False,
 ) -> None:
     """A worker only (run one beat elsewhere)."""
-    _start_worker(queues, concurrency, beat=False)
+    from worker.layout import Pool, parse_queues, worker_spec
+
+    rt = _runtime()
+    try:
+        chosen_pool = Pool(pool)
+    except ValueError:
+        raise ConfigError(f"unknown pool {pool!r}: use auto, threads or prefork") from None
+    spec = worker_spec(parse_queues(queues), rt.settings, chosen_pool, concurrency, name)
+    _start_worker(spec, supervised)
 
 
 @app.command()
-def beat() -> None:
+def beat(supervised: Annotated[bool, _SUPERVISED] = False) -> None:
     """The scheduler only (run exactly one): claims due feeds, re-sends due alerts.
 
     It also syncs config/feeds.yaml and config/rules.yaml into the store at start.
     """
     rt = _runtime()
-    _sync_files()
+    if not supervised:  # `newswatch run` synced before starting its children
+        _sync_files()
+    _attach_broker(rt.settings)
     from worker.celery_app import app as celery_app
 
     _check_broker(celery_app)
@@ -187,6 +271,101 @@ def _beat_schedule(rt: Any) -> Path:
     from pipeline.runtime import ensure_writable_dir
 
     return ensure_writable_dir(rt.settings.data_dir, "data directory") / "beat-schedule"
+
+
+@app.command("serve")
+def serve_http(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    supervised: Annotated[bool, _SUPERVISED] = False,
+) -> None:
+    """The HTTP interface: REST API under /api/v1 (OpenAPI at /openapi.json), /metrics,
+    /healthz and /readyz. API calls need a key: `newswatch keys create`."""
+    rt = _runtime()
+    if not supervised:
+        _upgrade()
+        _check_port_free(host, port)
+    # FastAPI and uvicorn are imported here only: the other commands never pay for them.
+    import uvicorn
+
+    from worker.api import create_app
+
+    typer.echo(f"newswatch API on http://{_url_host(host)}:{port}/ (docs at /docs)", err=True)
+    uvicorn.run(
+        create_app(rt.settings, runtime=rt),
+        host=host,
+        port=port,
+        log_level=rt.settings.log_level.lower(),
+        log_config=None,  # newswatch's own logging stays in charge
+        access_log=False,
+    )
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A port in use is one line before anything starts, not a server's traceback."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}: {exc.strerror or exc}") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ConfigError(f"cannot listen on {_url_host(host)}:{port}: {reason}") from exc
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key.")],
+    scope: Annotated[str, typer.Option(help="read (every GET) or admin (also changes).")] = "read",
+) -> None:
+    """Create an API key; the key is printed once and only its hash is stored."""
+    from pipeline.services import keys
+
+    _upgrade()
+    key_id, token = keys.create_key(_runtime(), name, scope)
+    typer.echo(token)
+    typer.echo(
+        f"key {key_id} ({scope}) for {name!r}: shown once, store it now "
+        "(send it as Authorization: Bearer …)",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """API keys (their first characters, never the keys)."""
+    from pipeline.services import keys
+
+    _upgrade()
+    for key in keys.list_keys(_runtime()):
+        if as_json:
+            _echo_json({**key.__dict__, "active": key.active})
+            continue
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        typer.echo(f"{key.id}\t{key.name}\t{key.scope}\t{key.prefix}…\t{state}\tlast used {used}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `keys list`).")],
+) -> None:
+    """Revoke an API key at once."""
+    from pipeline.services import keys
+
+    _upgrade()
+    key = keys.revoke_key(_runtime(), key_id)
+    typer.echo(f"key {key.id} ({key.name}) revoked")
 
 
 @db_app.command("upgrade")
@@ -369,6 +548,49 @@ def feeds_events(
             )
 
 
+@feeds_app.command("import")
+def feeds_import(
+    file: Annotated[str, typer.Argument(help="An OPML file exported by a feed reader, or -.")],
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check",
+            help="GET each URL first, as `feeds add` does (refuse dead ones, find the feed "
+            "a web page links to).",
+        ),
+    ] = True,
+) -> None:
+    """Watch every feed of an OPML file; each outline refused is named with the reason."""
+    from pipeline.services import opml
+
+    _upgrade()
+    report = opml.import_opml(_runtime(), _read_source(file), check=check)
+    for added in report.added:
+        folder = f"\t[{' / '.join(added.folder)}]" if added.folder else ""
+        typer.echo(f"added feed {added.id}: {added.url}\t{added.name or '-'}{folder}")
+    for known in report.known:
+        typer.echo(f"already watched: {known.url}" + (f" (feed {known.id})" if known.id else ""))
+    for refused in report.refused:
+        typer.echo(f"newswatch: refused {_one_line(refused.describe())}", err=True)
+    typer.echo(
+        f"{len(report.added)} feeds added, {len(report.known)} already watched, "
+        f"{len(report.refused)} refused",
+        err=True,
+    )
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@feeds_app.command("export")
+def feeds_export() -> None:
+    """Every watched feed as an OPML 2.0 file on stdout (folders kept)."""
+    from pipeline.services import opml
+
+    _upgrade()
+    sys.stdout.buffer.write(opml.export_opml(_runtime()))
+    sys.stdout.flush()
+
+
 @feeds_app.command("remove")
 def feeds_remove(
     feed: str,
@@ -398,6 +620,9 @@ def poll(
     poll = report.poll
     if poll.status == PollStatus.ERROR:
         typer.echo(f"feed {report.feed_id}: poll failed: {poll.error}")
+        raise typer.Exit(1)
+    if poll.status == PollStatus.DEFERRED:  # its host is blocked (Retry-After): nothing sent
+        typer.echo(f"feed {report.feed_id}: not polled now: {poll.error}")
         raise typer.Exit(1)
     typer.echo(
         f"feed {report.feed_id}: {poll.status}, {poll.entries} entries, "
@@ -684,6 +909,120 @@ def alerts_show(
         typer.echo(f"  {attempt['at']}\t{attempt['to']}\t{outcome}\t{attempt['duration_ms']} ms")
     if not alert["deliveries"]:
         typer.echo("  no delivery attempt yet")
+
+
+@articles_app.command("list")
+def articles_list(
+    state: Annotated[ArticleState | None, typer.Option(help="Only articles in this state.")] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Failed articles only (same as --state failed).")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recent articles: pending, processed, or failed (with why processing gave up)."""
+    from pipeline.services import reports
+
+    _upgrade()
+    chosen = ArticleState.FAILED if failed else state
+    for row in reports.list_articles(_runtime(), chosen, limit):
+        if as_json:
+            _echo_json(row)
+            continue
+        error = f"\t{row['error']}" if row["state"] == ArticleState.FAILED else ""
+        typer.echo(f"{row['id']}\t{row['state']}\t{row['title'] or '-'}\t{row['url']}{error}")
+
+
+@articles_app.command("search")
+def articles_search(
+    query: Annotated[
+        str | None, typer.Argument(help="A rule query (e.g. 'ceasefire AND killed:>=10').")
+    ] = None,
+    feed: Annotated[str | None, typer.Option(help="Only this feed (id, URL or name).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Published since: a period (7d, 12h) or a date.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Published before: a period or a date.")] = None,
+    topic: Annotated[str | None, typer.Option(help="An IPTC topic (code or label).")] = None,
+    place: Annotated[str | None, typer.Option(help="A place or country.")] = None,
+    figure: Annotated[
+        list[str] | None, typer.Option(help="A figure threshold such as killed:>=10; repeat.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    cursor: Annotated[str | None, typer.Option(help="Continue after a previous page.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Stored articles a rule with this query would match, newest first."""
+    from pipeline.services.search import search_articles
+
+    _upgrade()
+    rt = _runtime()
+    page = search_articles(
+        rt,
+        query,
+        feed=feed,
+        since=_parse_when(rt, since, "--since"),
+        until=_parse_when(rt, until, "--until"),
+        topic=topic,
+        place=place,
+        figures=list(figure or []),
+        cursor=cursor,
+        limit=limit,
+    )
+    for item in page.items:
+        if as_json:
+            _echo_json(item.to_dict())
+            continue
+        when = f"{item.sort_at:%Y-%m-%d %H:%M}"
+        typer.echo(f"{item.id}\t{when}\t{item.title or '-'}\t{item.url}")
+        if item.hits:
+            typer.echo(f"    \u201c{item.hits[0]['sentence']}\u201d")
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}", err=True)
+    if not page.items:
+        typer.echo("no stored article matches", err=True)
+
+
+def _parse_when(rt: Any, text: str | None, option: str) -> Any:
+    """A period back from now (7d) or an ISO date or time (UTC unless it says)."""
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    if text[-1:].lower() in "mhdw" and text[:-1].isdigit():
+        return rt.now() - _parse_period(text)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid {option} {text!r}: give a period (30m, 12h, 7d, 2w) or a date "
+            "(2026-11-30, 2026-11-30T08:00)"
+        ) from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@articles_app.command("evidence")
+def articles_evidence(
+    article_id: Annotated[int, typer.Argument(help="The article's id.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """The page an alert fired on, as fetched: a .warc.gz file (sha256 in the alert)."""
+    from pipeline.services.evidence import evidence_for_article
+
+    _upgrade()
+    kept = evidence_for_article(_runtime(), article_id)
+    if output is not None:
+        output.write_bytes(kept.data)
+    elif sys.stdout.isatty():
+        raise ConfigError(
+            f"the evidence is a binary file: redirect it (> {kept.filename}) or use --output"
+        )
+    else:
+        sys.stdout.buffer.write(kept.data)
+        sys.stdout.flush()
+    typer.echo(f"sha256 {kept.sha256}  {kept.filename}", err=True)
 
 
 @stories_app.command("list")

@@ -1,6 +1,6 @@
 """`newswatch demo`: the whole pipeline on embedded defaults, on loopback only.
 
-Serves seeds/ over HTTP, starts `newswatch run` (worker + beat, filesystem broker, SQLite)
+Serves seeds/ over HTTP, starts `newswatch run` (workers + beat, the embedded Redis broker, SQLite)
 in a fresh data directory, watches the seed feeds with the shipped config/rules.yaml, and
 prints every alert whose Standard Webhooks signature verifies.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import typer
 
+from pipeline.io import embedded_redis
 from pipeline.settings import shipped_path
 from pipeline.stages.alert import generate_secret
 from worker.loopback import SiteServer, WebhookReceiver, describe_alert
@@ -77,8 +78,20 @@ def run_demo(exit_after: int | None, timeout: float | None, keep_data: bool) -> 
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        typer.echo(f"watching {len(feeds)} seed feeds; starting worker and beat…")
-        worker = subprocess.Popen([*command, "run"], env=env, start_new_session=True)
+        key = subprocess.run(
+            [*command, "keys", "create", "demo", "--scope", "admin"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        port = _dashboard_port()
+        typer.echo(f"watching {len(feeds)} seed feeds; starting workers, beat and the dashboard…")
+        typer.echo(f"dashboard: http://127.0.0.1:{port}/dashboard/ (log in with the key {key})")
+        typer.echo(f"API: http://127.0.0.1:{port}/api/v1 (Authorization: Bearer {key})")
+        worker = subprocess.Popen(
+            [*command, "run", "--serve", "--port", str(port)], env=env, start_new_session=True
+        )
         return _print_alerts(receiver, worker, exit_after, timeout)
     except subprocess.CalledProcessError as exc:
         typer.echo(f"newswatch: error: demo set-up failed ({exc})", err=True)
@@ -88,8 +101,24 @@ def run_demo(exit_after: int | None, timeout: float | None, keep_data: bool) -> 
             _stop(worker)
         site.stop()
         receiver.stop()
+        # `run` stops the embedded broker as it exits; one that was killed leaves it running.
+        embedded_redis.stop(data_dir)
         if not keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _dashboard_port() -> int:
+    """8000 when it is free (the usual address), else any free loopback port."""
+    import socket
+
+    for port in (8000, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError("no free loopback port for the dashboard")
 
 
 def _print_alerts(

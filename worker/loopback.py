@@ -12,7 +12,7 @@ import json
 import mimetypes
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +35,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Base:
     def __init__(self) -> None:
+        # Any loopback address; tests that need an allowlisted server apart from the
+        # addresses that must never be reached set another one (127.0.0.77) before start.
+        self.host = "127.0.0.1"
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -44,8 +47,8 @@ class _Base:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def _start(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self._server = _Server(("127.0.0.1", 0), handler)
+    def _start(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self._server = _Server((self.host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -63,6 +66,9 @@ class SiteServer(_Base):
         super().__init__()
         self.root = root.resolve()
         self.hits: dict[str, int] = {}
+        # Called with each request's path before it is answered (tests slow a page down or
+        # inject a fault at that moment); runs on the request's thread.
+        self.on_get: Callable[[str], None] | None = None
         self._lock = threading.Lock()
 
     def start(self) -> SiteServer:
@@ -73,6 +79,8 @@ class SiteServer(_Base):
                 path = self.path.split("?", 1)[0]
                 with site._lock:
                     site.hits[path] = site.hits.get(path, 0) + 1
+                if site.on_get is not None:
+                    site.on_get(path)
                 target = (site.root / path.lstrip("/")).resolve()
                 if site.root not in target.parents or not target.is_file():
                     self.send_error(404)
@@ -119,10 +127,13 @@ class WebhookReceiver(_Base):
         self.verified: list[ReceivedAlert] = []
         self.rejected: list[str] = []
         self.requests = 0
+        # The webhook-id of every POST, answered or not, in arrival order.
+        self.attempt_ids: list[str] = []
         self._script = _Script(list(script))
         self._cond = threading.Condition()
 
-    def start(self) -> WebhookReceiver:
+    def start(self, port: int = 0) -> WebhookReceiver:
+        """Listen on ``port`` (default: any free one)."""
         receiver = self
         verifier = Webhook(self.secret)
 
@@ -133,6 +144,7 @@ class WebhookReceiver(_Base):
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._cond:
                     receiver.requests += 1
+                    receiver.attempt_ids.append(headers.get("webhook-id", ""))
                     scripted = (
                         receiver._script.responses.pop(0) if receiver._script.responses else None
                     )
@@ -166,7 +178,7 @@ class WebhookReceiver(_Base):
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._start(Handler)
+        self._start(Handler, port)
         return self
 
     @property

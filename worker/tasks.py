@@ -8,18 +8,26 @@ task retries only for transient trouble (database busy, broker hiccup).
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
-from pipeline.errors import NotFoundError, StoreUnavailableError
-from pipeline.runtime import get_runtime, start_worker_process
+from pipeline import observe
+from pipeline.errors import HostBusyError, NotFoundError, StoreUnavailableError
+from pipeline.runtime import Runtime, get_runtime, start_worker_process
 from pipeline.services import articles, delivery, digests, polling
+from worker import warmup  # noqa: F401  (connects the warm-up before the pool forks)
 from worker.celery_app import app
+from worker.metrics import install_if_enabled
 
 log = logging.getLogger("newswatch.tasks")
+# Prometheus figures of this worker (poll outcomes, stage times, delivery latency), when
+# PROMETHEUS_MULTIPROC_DIR is set; forked children keep the sink and write their own files.
+install_if_enabled()
 T = TypeVar("T")
 
 _RETRY = {"max_retries": 5, "countdown": 5}
@@ -38,19 +46,49 @@ def _run(task: Task, work: Callable[[], T], **ids: int) -> T | None:
         return None
     except StoreUnavailableError as exc:
         raise task.retry(exc=exc, **_RETRY) from exc
+    except HostBusyError as exc:
+        # Nothing was sent; a short countdown, since long waits belong in the store.
+        countdown = min(exc.retry_in, 60.0) * random.uniform(1.0, 1.5)
+        raise task.retry(exc=exc, countdown=countdown, max_retries=30) from exc
+
+
+def _record_safely(
+    record: Callable[[int, Runtime, BaseException], None], item_id: int, exc: BaseException
+) -> None:
+    """Record a failure without hiding the error being handled (the store may be down)."""
+    try:
+        record(item_id, get_runtime(), exc)
+    except Exception:
+        log.exception("could not record the failure")
 
 
 @app.task(name="newswatch.refresh_due_feeds", bind=True)
 def refresh_due_feeds(self: Task) -> int:
-    feed_ids = _run(self, lambda: polling.refresh_due_feeds(get_runtime())) or []
-    for feed_id in feed_ids:
-        refresh_feed.delay(feed_id)
-    return len(feed_ids)
+    def enqueue(feeds: list[polling.DueFeed]) -> None:
+        # One producer (and broker connection) for the whole batch, not one per message;
+        # each poll starts when its feed is due (at most a beat interval away).
+        now = get_runtime().now()
+        with app.producer_or_acquire() as producer:
+            for feed in feeds:
+                countdown = max(0.0, (feed.due_at - now).total_seconds())
+                refresh_feed.apply_async(
+                    (feed.feed_id,), countdown=countdown or None, producer=producer
+                )
+
+    report = _run(self, lambda: polling.refresh_due_feeds(get_runtime(), enqueue))
+    return len(report.feed_ids) if report else 0
 
 
 @app.task(name="newswatch.refresh_feed", bind=True)
 def refresh_feed(self: Task, feed_id: int) -> None:
-    report = _run(self, lambda: polling.refresh_feed(feed_id, get_runtime()), feed_id=feed_id)
+    try:
+        report = _run(self, lambda: polling.refresh_feed(feed_id, get_runtime()), feed_id=feed_id)
+    except SoftTimeLimitExceeded:
+        # A poll held past the soft limit is a failed poll: backoff and a reason, so the
+        # same feed does not take a worker child for the whole limit at every tick.
+        report = polling.record_poll_cut(feed_id, get_runtime(), app.conf.task_soft_time_limit)
+    if report is not None:
+        observe.count("polls", outcome=str(report.status))
     for article_id in report.new_article_ids if report else []:
         fetch_article.delay(article_id)
     for notification_id in report.notification_ids if report else []:
@@ -68,9 +106,16 @@ def fetch_article(self: Task, article_id: int) -> None:
 
 @app.task(name="newswatch.process_article", bind=True)
 def process_article(self: Task, article_id: int) -> None:
-    report = _run(
-        self, lambda: articles.process_article(article_id, get_runtime()), article_id=article_id
-    )
+    try:
+        report = _run(
+            self, lambda: articles.process_article(article_id, get_runtime()), article_id=article_id
+        )
+    except Retry:
+        raise
+    except Exception as exc:
+        # Kept for the relay: after article_max_attempts the article fails with this reason.
+        _record_safely(articles.record_process_error, article_id, exc)
+        raise
     for alert_id in report.alert_ids if report else []:
         deliver_alert.delay(alert_id)
     for notification_id in report.notification_ids if report else []:

@@ -2,20 +2,28 @@
 
 It enforces, for every hop: http/https only; a destination guard that resolves the host
 and refuses loopback, private, link-local, reserved and metadata addresses unless the
-host or network is allowlisted; connect and read timeouts plus a total deadline; a cap on
-the decompressed body; and a bounded number of redirects, each re-checked. The guard runs
-inside the connection backend, on the address actually dialled, so a DNS answer cannot
-change between the check and the connect.
+host or network is allowlisted; connect and read timeouts plus one deadline for the whole
+exchange; a cap on the decompressed body; and a bounded number of redirects, each
+re-checked. The guard runs inside the connection backend, on the address actually dialled,
+so a DNS answer cannot change between the check and the connect.
+
+The deadline is enforced on the socket: every read, write and TLS handshake of the exchange
+gets at most what is left of it, so a server that sends its headers or body a byte at a
+time is cut off at the deadline (httpx's own timeouts restart on every byte). The body is
+decoded here, not by httpx, in steps of at most 64 KiB, so the cap holds while decoding.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import re
 import socket
+import ssl
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -29,6 +37,7 @@ from pipeline.errors import (
     HTTPStatusError,
     ResponseTooLargeError,
     TransportError,
+    UndecodableResponseError,
 )
 from pipeline.settings import Settings
 
@@ -71,6 +80,10 @@ class FetchResult:
     body: bytes
     elapsed: float
     redirects: list[str] = field(default_factory=list)
+    # What was sent and the status line, for the evidence kept of a page (WARC).
+    request_headers: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
 
 
 class DestinationGuard:
@@ -127,17 +140,17 @@ class DestinationGuard:
         return host, port or (443 if parts.scheme == "https" else 80)
 
     def resolve(self, host: str, port: int) -> str:
-        """Resolve ``host`` and return an address that may be dialled, or raise."""
-        host = host.lower().rstrip(".")
-        if host in _METADATA_HOSTS and host not in self._allow_hosts:
-            raise BlockedDestinationError(f"refused {host}: cloud metadata host")
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise TransportError(f"cannot resolve {host}: {exc.strerror or exc}") from exc
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-        if not addresses:
-            raise TransportError(f"cannot resolve {host}: no addresses")
+        """Resolve ``host`` and return an address that may be dialled, or raise.
+
+        ``host`` may be a bracketed IPv6 literal (``[::1]``, as Apprise hands its URLs'
+        hosts over): it is parsed as an address, and one that does not parse is refused as
+        permanent, never retried as a transient resolve failure."""
+        host = host.strip().lower()
+        literal = _ip_literal(host)
+        if literal is not None:
+            addresses: list[IPAddress] = [literal]
+        else:
+            addresses = self._lookup(host.rstrip("."), port)
         for address in addresses:
             if self.is_blocked(host, address):
                 raise BlockedDestinationError(
@@ -146,14 +159,32 @@ class DestinationGuard:
                 )
         return str(addresses[0])
 
+    def _lookup(self, host: str, port: int) -> list[IPAddress]:
+        if host in _METADATA_HOSTS and host not in self._allow_hosts:
+            raise BlockedDestinationError(f"refused {host}: cloud metadata host")
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise TransportError(f"cannot resolve {host}: {exc.strerror or exc}") from exc
+        except UnicodeError as exc:  # an IDN label that cannot be encoded
+            raise BlockedDestinationError(f"refused {host!r}: {exc}") from exc
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        if not addresses:
+            raise TransportError(f"cannot resolve {host}: no addresses")
+        return addresses
+
     def is_blocked(self, host: str, address: IPAddress) -> bool:
         if host in self._allow_hosts or str(address) in self._allow_hosts:
             return False
         if any(address in net for net in self._allow_nets):
             return False
         embedded = _embedded_ipv4(address)
-        if embedded is not None and embedded != address:
+        if embedded is not None:
             return self.is_blocked(host, embedded)
+        if isinstance(address, ipaddress.IPv6Address) and any(
+            address in net for net in _NEVER_GLOBAL_V6
+        ):
+            return True
         return not address.is_global or address.is_multicast
 
 
@@ -205,7 +236,18 @@ def _host_problem(host: str) -> str | None:
     return None
 
 
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Python's ipaddress calls these global, yet neither is a public destination: the rest of
+# the reserved ::/8 block and the local-use NAT64 prefix (RFC 8215), whose embedded IPv4 is
+# laid out per network.
+_NEVER_GLOBAL_V6 = (ipaddress.ip_network("::/8"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Prefixes whose last 32 bits are an IPv4 address: IPv4-compatible (::a.b.c.d, deprecated
+# by RFC 4291, yet ::7f00:1 still reaches 127.0.0.1 on some stacks), NAT64 well-known
+# (RFC 6052) and SIIT's IPv4-translated (RFC 2765).
+_LOW32_V4 = (
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+)
 
 
 def _embedded_ipv4(address: IPAddress) -> IPAddress | None:
@@ -219,9 +261,79 @@ def _embedded_ipv4(address: IPAddress) -> IPAddress | None:
         return address.sixtofour
     if address.teredo:
         return address.teredo[1]
-    if any(address in net for net in _NAT64):
+    if any(address in net for net in _LOW32_V4):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
+
+
+def _ip_literal(host: str) -> IPAddress | None:
+    """The address a host literal spells (``[::1]``, ``::1``, ``127.0.0.1``), else None.
+
+    Short, decimal, octal and hex IPv4 spellings are left to the resolver, which reads them
+    as the C library does (the way the connection will), and the result is checked."""
+    bracketed = host.startswith("[") or host.endswith("]")
+    inner = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return ipaddress.ip_address(inner.split("%")[0])
+    except ValueError:
+        if bracketed:
+            raise BlockedDestinationError(
+                f"refused {host[:_SHOWN_URL_CHARS]!r}: not a valid IPv6 address literal"
+            ) from None
+        return None
+
+
+# The monotonic time by which the exchange in progress on this thread must be over. httpx's
+# timeouts bound each socket operation, so a server sending its headers or body a byte at a
+# time never trips them (encode/httpx#1450); every socket operation of the exchange is
+# bounded by what is left of this deadline instead.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "newswatch_http_deadline", default=None
+)
+_WRITE_STEP = 64 * 1024
+
+
+def _bounded(timeout: float | None, what: str) -> float | None:
+    """``timeout`` cut to what is left of the exchange's deadline; raise when none is."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        exc = httpcore.ConnectTimeout if what == "connect" else httpcore.ReadTimeout
+        raise exc(f"total deadline exceeded during {what}")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _bounded(timeout, "read"))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # In steps, so a receiver that reads slowly cannot stretch one large write.
+        for start in range(0, len(buffer), _WRITE_STEP) or [0]:
+            step = buffer[start : start + _WRITE_STEP]
+            self._stream.write(step, _bounded(timeout, "write"))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, _bounded(timeout, "connect"))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class _GuardedBackend(httpcore.SyncBackend):
@@ -239,7 +351,10 @@ class _GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         address = self._guard.resolve(host, port)
-        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+        stream = super().connect_tcp(
+            address, port, _bounded(timeout, "connect"), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
 
 
 def guarded_transport(guard: DestinationGuard) -> httpx.BaseTransport:
@@ -273,7 +388,8 @@ class HttpClient:
                 write=self.limits.read_timeout,
                 pool=self.limits.connect_timeout,
             ),
-            headers={"User-Agent": self.limits.user_agent},
+            # Only the encodings _BodyDecoder decodes in bounded steps.
+            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
 
@@ -335,8 +451,9 @@ class HttpClient:
         self.guard.check_url(url)
         started = time.monotonic()
         remaining = deadline - started
+        total = self.limits.total_timeout if method == "GET" else read_timeout
         if remaining <= 0:
-            raise TransportError(f"{url}: total deadline of {self.limits.total_timeout}s exceeded")
+            raise TransportError(f"{url}: total deadline of {total:g}s exceeded")
         timeout = httpx.Timeout(
             connect=min(self.limits.connect_timeout, remaining),
             read=min(read_timeout, remaining),
@@ -349,44 +466,148 @@ class HttpClient:
             )
         except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
             raise BlockedDestinationError(f"invalid URL {url!r}: {exc}") from exc
+        # One deadline for the whole exchange: connect, TLS, sending, headers and body.
+        token = _DEADLINE.set(deadline)
         try:
             response = self._client.send(request, stream=True)
             try:
-                payload = self._read_capped(response, url, deadline)
+                payload = self._read_capped(response, url)
             finally:
                 response.close()
         except (BlockedDestinationError, FetchError):
             raise
         except httpx.TimeoutException as exc:
+            # A socket timeout cut to the deadline may fire a hair before it.
+            if time.monotonic() >= deadline - 0.05:
+                raise TransportError(
+                    f"{url}: timed out {_phase(exc)}: the whole exchange has a deadline "
+                    f"of {total:g}s"
+                ) from exc
             raise TransportError(f"{url}: timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise TransportError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            _DEADLINE.reset(token)
         return FetchResult(
             url=str(response.url),
             status_code=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},
             body=payload,
             elapsed=time.monotonic() - started,
+            request_headers=dict(request.headers.items()),
+            reason=response.reason_phrase,
+            http_version=response.http_version,
         )
 
-    def _read_capped(self, response: httpx.Response, url: str, deadline: float) -> bytes:
+    def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+        """The decoded body, refused as soon as it passes the cap.
+
+        Decoding is ours, in steps of at most _DECODE_STEP bytes (httpx's decoders inflate
+        each network chunk whole: 64 KiB of gzip can become 64 MiB at once), so memory
+        stays near the cap whatever the compression ratio."""
+        cap = self.limits.max_bytes
         declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.limits.max_bytes:
+        if declared and declared.isdigit() and int(declared) > cap:
             raise ResponseTooLargeError(
-                f"{url}: body of {declared} bytes is over the {self.limits.max_bytes} byte cap"
+                f"{url}: body of {declared} bytes is over the {cap} byte cap"
             )
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.limits.max_bytes:
-                raise ResponseTooLargeError(
-                    f"{url}: body is over the {self.limits.max_bytes} byte cap"
+        if response.is_stream_consumed:
+            # Read whole before it reached us (an in-memory transport, as in unit tests).
+            if len(response.content) > cap:
+                raise ResponseTooLargeError(f"{url}: body is over the {cap} byte cap")
+            return response.content
+        decoder = _BodyDecoder(response.headers.get("content-encoding", ""), url)
+        body = bytearray()
+        raw_size = 0
+        for raw in response.iter_raw():
+            raw_size += len(raw)
+            if raw_size > cap:
+                raise ResponseTooLargeError(f"{url}: body is over the {cap} byte cap")
+            for piece in decoder.decode(raw):
+                body += piece
+                if len(body) > cap:
+                    raise ResponseTooLargeError(
+                        f"{url}: body is over the {cap} byte cap once decompressed"
+                    )
+        return bytes(body)
+
+
+def _phase(exc: httpx.TimeoutException) -> str:
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return "while connecting"
+    if isinstance(exc, httpx.WriteTimeout):
+        return "while sending"
+    return "while reading the response"
+
+
+# The most bytes one decoding step produces: the largest piece of a body ever held apart
+# from the body itself.
+_DECODE_STEP = 64 * 1024
+
+
+class _BodyDecoder:
+    """Undoes a Content-Encoding of gzip and/or deflate in bounded steps (zlib's
+    ``max_length``); any other encoding is refused, as we never ask for one."""
+
+    def __init__(self, content_encoding: str, url: str) -> None:
+        self._url = url
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        for coding in codings:
+            if coding not in ("gzip", "x-gzip", "deflate"):
+                raise UndecodableResponseError(
+                    f"{url}: the server used Content-Encoding {coding!r}, which was not "
+                    "asked for (only gzip and deflate are decoded)"
                 )
-            if time.monotonic() > deadline:
-                raise TransportError(f"{url}: total deadline exceeded while reading the body")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        if len(codings) > 2:
+            raise UndecodableResponseError(f"{url}: {len(codings)} layers of Content-Encoding")
+        # Applied in the reverse of the order the server listed them.
+        self._layers = [_Inflater(coding, url) for coding in reversed(codings)]
+
+    def decode(self, data: bytes, level: int = 0) -> Iterator[bytes]:
+        """The decoded pieces of ``data``, each at most _DECODE_STEP bytes."""
+        if level == len(self._layers):
+            if data:
+                yield data
+            return
+        for piece in self._layers[level].inflate(data):
+            yield from self.decode(piece, level + 1)
+
+
+class _Inflater:
+    """One layer of gzip (multi-member too) or deflate (zlib-wrapped or raw)."""
+
+    def __init__(self, coding: str, url: str) -> None:
+        self._url = url
+        self._gzip = coding != "deflate"
+        # Servers often send raw deflate as "deflate": tried when the zlib header is wrong.
+        self._raw_fallback = not self._gzip
+        self._started = False
+        self._obj = self._new()
+
+    def _new(self) -> Any:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
+
+    def inflate(self, data: bytes) -> Iterator[bytes]:
+        pending = data
+        while pending:
+            if self._obj.eof:
+                # Bytes after a finished stream: the next member of a gzip, else padding.
+                if not self._gzip or not pending.strip(b"\0"):
+                    return
+                self._obj = self._new()
+            try:
+                piece = self._obj.decompress(pending, _DECODE_STEP)
+            except zlib.error as exc:
+                if self._raw_fallback and not self._started:
+                    self._raw_fallback = False
+                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise TransportError(f"{self._url}: the body could not be decoded: {exc}") from exc
+            self._started = True
+            if piece:
+                yield piece
+            pending = self._obj.unused_data if self._obj.eof else self._obj.unconsumed_tail
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -77,6 +77,7 @@ def assign_story(session: Session, title: str, signature: StorySignature) -> int
     """The story this article belongs to: the most similar candidate above the threshold,
     or a new story."""
     keys = band_keys(signature)
+    store.lock_story_keys(session, keys)
     candidates = {int(s.id): s for s in store.story_candidates(session, keys)}  # type: ignore[arg-type]
     best = best_story(
         signature,
@@ -84,6 +85,7 @@ def assign_story(session: Session, title: str, signature: StorySignature) -> int
     )
     if best is None:
         return int(store.create_story(session, title, signature.to_json(), keys).id)  # type: ignore[arg-type]
+    store.lock_story(session, best)
     store.add_story_article(session, candidates[best])
     return best
 

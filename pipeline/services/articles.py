@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from pipeline.errors import FetchError, NotFoundError
+from pipeline import observe
+from pipeline.errors import FetchError, HostBusyError, NotFoundError
 from pipeline.io import store
 from pipeline.model import ArticleRef, FeedRef, FetchStatus, MatchDocument
 from pipeline.runtime import Runtime
-from pipeline.services import alerting
+from pipeline.services import alerting, evidence
 from pipeline.stages import alert as alert_stage
 
 log = logging.getLogger("newswatch")
@@ -22,6 +24,8 @@ def fetch_article(article_id: int, rt: Runtime) -> FetchStatus:
     """GET the article page through the HTTP seam and keep it for process_article.
 
     Returns fetched, or fallback (the page could not be had: the feed's text is used).
+    Raises HostBusyError, having changed nothing, when the page's host stays busy (per-host
+    politeness): the caller tries again later.
     """
     with store.session_scope(rt.store_url) as session:
         article = store.get_article(session, article_id)
@@ -31,12 +35,16 @@ def fetch_article(article_id: int, rt: Runtime) -> FetchStatus:
             return FetchStatus(article.fetch_status)
         url = article.canonical_url
     html: bytes | None = None
+    capture: dict[str, Any] | None = None
     reason: str | None = None
     if not url.startswith(("http://", "https://")):
         reason = "the feed entry has no link"
     else:
         try:
-            html = rt.http.get(url, {"Accept": "text/html,application/xhtml+xml"}).body
+            fetched = rt.hosts.get(rt.http, url, {"Accept": "text/html,application/xhtml+xml"})
+            html, capture = fetched.body, evidence.page_capture(fetched, rt.now())
+        except HostBusyError:
+            raise
         except FetchError as exc:
             # Not retried: the feed's own text now is worth more than the full page later.
             reason = f"page unavailable: {exc}"
@@ -48,6 +56,7 @@ def fetch_article(article_id: int, rt: Runtime) -> FetchStatus:
         if article is None:
             raise NotFoundError(f"article {article_id} was removed while it was being fetched")
         article.page_html = html
+        article.page_capture = capture
         article.fetch_status = FetchStatus.FETCHED if html is not None else FetchStatus.FALLBACK
         article.fetch_reason = reason
         session.add(article)
@@ -68,6 +77,8 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
     # never process an article (the CLI's lists) start at once.
     from pipeline.stages.clean import clean_article, detect_language
     from pipeline.stages.extract import extract
+    from pipeline.stages.query.document import DocumentIndex
+    from pipeline.stages.search import index_terms
     from pipeline.stages.stories import story_signature
 
     with store.session_scope(rt.store_url) as session:
@@ -79,7 +90,10 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
         page, summary, feed_title = article.page_html, article.summary or "", article.title
         fetch_status = FetchStatus(article.fetch_status)
         fetch_reason = article.fetch_reason
+        capture = article.page_capture
         url = article.canonical_url
+        # The feed entry's date wins over the page's, so the page's is not searched for.
+        dated = article.published is not None
         # A feed's backlog is stored and searchable but raises no alerts.
         quiet = article.alerts_suppressed is not None
         feeds = tuple(
@@ -87,7 +101,10 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
             for f in store.article_feeds(session, article_id)
         )
 
-    cleaned = clean_article(page, url=url) if page else None
+    cleaned = None
+    if page:
+        with observe.timed("cleaning_seconds"):
+            cleaned = clean_article(page, url=url, search_date=not dated)
     if cleaned is not None and cleaned.text:
         title = feed_title or cleaned.title
         text = cleaned.text
@@ -99,18 +116,25 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
             fetch_status, fetch_reason = FetchStatus.FALLBACK, "the page was never fetched"
         title, text = feed_title, summary
         language = detect_language(f"{title}. {text}")
-    extraction = extract(title, text, language, rt.settings.topics_file)
+    with observe.timed("extraction_seconds"):
+        extraction = extract(title, text, language, rt.settings.topics_file)
     matcher, rules = alerting.active_matcher(rt)
     feed_labels = tuple(value for feed in feeds for value in (feed.name, feed.url) if value)
-    matches = matcher.match(MatchDocument.from_extraction(title, text, feed_labels, extraction))
+    # One normalisation of the article serves the matcher and the search index.
+    normalised = DocumentIndex(MatchDocument.from_extraction(title, text, feed_labels, extraction))
+    matches = matcher.match_index(normalised)
     feed_ids = {feed.id for feed in feeds}
     signature = story_signature(title, text)
+    terms = index_terms(title, text, normalised)
+    # The page is kept only if an alert is raised, but built here, outside the transaction.
+    warc = evidence.build_evidence(capture, page) if matches and not quiet else None
+    capture_time = datetime.fromisoformat(capture["fetched_at"]) if capture else rt.now()
 
     now = rt.now()
     report = ProcessReport(article_id, fetch_status)
     with store.session_scope(rt.store_url) as session:
-        store.lock_story_assignment(session)
-        article = store.get_article(session, article_id)
+        # A row lock: a second delivery of this task waits here, then sees processed_at.
+        article = store.lock_article(session, article_id)
         if article is None or article.processed_at is not None:
             return report
         story_id = alerting.assign_story(session, title, signature)
@@ -124,6 +148,7 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
         article.fetch_status = fetch_status
         article.fetch_reason = fetch_reason
         article.page_html = None
+        article.page_capture = None
         article.processed_at = now
         if cleaned is not None:
             article.author = article.author or cleaned.author
@@ -140,6 +165,7 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
             site_name=article.site_name,
             fetch_status=fetch_status,
             feeds=feeds,
+            evidence=evidence.payload_ref(article_id, warc),
         )
         for rule_id, result in sorted(matches.items()) if not quiet else []:
             rule = rules.get(rule_id)
@@ -150,6 +176,9 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
             )
             if alert_id is not None:
                 report.alert_ids.append(alert_id)
+        if report.alert_ids and warc is not None:
+            store.add_evidence(session, article_id, warc.data, warc.sha256, capture_time, now)
+        store.write_index_terms(session, article_id, terms)
         report.notification_ids = store.notification_ids_for_alerts(session, report.alert_ids)
     log.info("processed article", extra={"article_id": article_id, "alerts": report.alert_ids})
     return report
@@ -160,9 +189,14 @@ def relay_stuck_articles(rt: Runtime) -> tuple[list[int], list[int]]:
 
     After ``article_relay_limit`` tries an article is stored with the feed's text and the
     reason, so one poisonous page cannot loop forever, and its alerts are still created.
+    After ``article_max_attempts`` tries it is failed (terminal) with the last error, and
+    never re-queued: processing that raises whatever the text cannot loop either.
     """
+    # Evidence retention rides on this slow tick: a small, bounded delete.
+    evidence.sweep_evidence(rt)
     lease = timedelta(seconds=rt.settings.claim_lease)
     limit = rt.settings.article_relay_limit
+    max_attempts = rt.settings.article_max_attempts
     to_fetch: list[int] = []
     to_process: list[int] = []
     with store.session_scope(rt.store_url) as session:
@@ -170,7 +204,9 @@ def relay_stuck_articles(rt: Runtime) -> tuple[list[int], list[int]]:
             session, rt.now(), lease, rt.settings.articles_per_relay_tick
         )
         for article_id, fetch_status, tries in stuck:
-            if fetch_status == FetchStatus.PENDING and tries < limit:
+            if tries >= max_attempts:
+                _fail_article(session, article_id, tries, rt)
+            elif fetch_status == FetchStatus.PENDING and tries < limit:
                 to_fetch.append(article_id)
             elif tries < limit:
                 to_process.append(article_id)
@@ -183,3 +219,44 @@ def relay_stuck_articles(rt: Runtime) -> tuple[list[int], list[int]]:
                     session.add(article)
                     to_process.append(article_id)
     return to_fetch, to_process
+
+
+def _fail_article(session: store.Session, article_id: int, tries: int, rt: Runtime) -> None:
+    article = store.get_article(session, article_id)
+    last_error = article.process_error if article is not None else None
+    why = last_error or "no error recorded (the task was lost or its worker killed)"
+    reason = f"processing did not finish after {tries} attempts: {why}"
+    store.fail_article(session, article_id, rt.now(), reason[:_REASON_CHARS])
+    log.warning("article failed: %s", reason, extra={"article_id": article_id, "reason": reason})
+
+
+def record_process_error(article_id: int, rt: Runtime, exc: BaseException) -> None:
+    """Keep why a processing attempt raised: the reason the article shows if it fails."""
+    error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:_REASON_CHARS]
+    with store.session_scope(rt.store_url) as session:
+        store.record_process_error(session, article_id, error)
+
+
+_REASON_CHARS = 2000
+
+
+def warm_up(rt: Runtime) -> None:
+    """Build everything processing builds on first use: the cleaner's caches and models,
+    the gazetteers, the topic automaton, the story hashing and the rule matcher.
+
+    Called once in a worker's parent process before its pool forks, so every child
+    starts warm (copy-on-write) and its first article is as fast as its hundredth.
+    """
+    from pipeline.stages import clean
+    from pipeline.stages.extract import warm_up as warm_up_extraction
+    from pipeline.stages.search import index_terms
+    from pipeline.stages.stories import story_signature
+
+    clean.warm_up()
+    warm_up_extraction(rt.settings.topics_file)
+    story_signature("Warm-up", "Warm-up text for the story signature of one article.")
+    index_terms("Warm-up", "Warm-up text for the search index.")
+    try:
+        alerting.active_matcher(rt)
+    except Exception as exc:  # the store may not be up yet: the first article compiles it
+        log.warning("rules not compiled before the first article: %s", exc)

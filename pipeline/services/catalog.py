@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, ConflictError, FetchError, NotFoundError
 from pipeline.io import store
@@ -294,6 +294,15 @@ def _clash(rule: Rule, name: str, rules_file: Path | None) -> str:
         f"rule {name!r} in {source} clashes with the rule of that name made by hand "
         "(`newswatch rules add`); the hand-made rule is kept: rename one of them"
     )
+
+
+def create_rule(rt: Runtime, name: str, query: str, webhook_url: str, **options: Any) -> Rule:
+    """Like add_rule, but a name already taken is a ConflictError (the API's POST, where
+    replacing a rule is PATCH)."""
+    with store.session_scope(rt.store_url) as session:
+        if store.rule_by_name(session, name) is not None:
+            raise ConflictError(f"a rule named {name!r} exists already (change it with PATCH)")
+    return add_rule(rt, name, query, webhook_url, **options)
 
 
 def edit_rule(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from pipeline import observe
 from pipeline.errors import ConfigError, NotFoundError
 from pipeline.io import store
 from pipeline.io.channels import OutgoingMessage, SendResult, get_transport
@@ -106,6 +107,9 @@ def _deliver(model: type[Alert] | type[Notification], row_id: int, rt: Runtime) 
         )
         if outcome.status == AttemptVerdict.DELIVERED:
             row.status, row.delivered_at, row.last_error = OutboxStatus.DELIVERED, finished, None
+            if isinstance(row, Alert):
+                latency = (finished - row.created_at).total_seconds()
+                observe.observe("delivery_latency_seconds", max(latency, 0.0))
         else:
             row.last_error = (outcome.error or "")[:2000]
             if outcome.next_attempt_at is None:
@@ -116,6 +120,7 @@ def _deliver(model: type[Alert] | type[Notification], row_id: int, rt: Runtime) 
             _record_endpoint_health(rule, outcome, finished)
             session.add(rule)
         session.add(row)
+        observe.count("deliveries", outbox=model.__tablename__, status=str(row.status))
         log.info(
             "delivery attempt",
             extra={

@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError, NotFoundError
 from pipeline.io import store
-from pipeline.model import Extraction, MatchDocument
+from pipeline.model import ArticleState, Extraction, MatchDocument
 from pipeline.runtime import Runtime
 
 
@@ -41,6 +41,28 @@ def list_alerts(rt: Runtime, status: str | None = None, limit: int = 50) -> list
                 }
             )
         return rows
+
+
+def list_articles(
+    rt: Runtime, state: ArticleState | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The newest articles with their processing state; failed ones carry their reason."""
+    with store.session_scope(rt.store_url) as session:
+        return [
+            {
+                "id": article.id,
+                "state": article_state,
+                "fetch_status": article.fetch_status,
+                "title": article.title,
+                "url": article.canonical_url,
+                "attempts": article.relay_count,
+                "created_at": article.created_at.isoformat(),
+                "processed_at": article.processed_at and article.processed_at.isoformat(),
+                "failed_at": article.failed_at and article.failed_at.isoformat(),
+                "error": article.process_error,
+            }
+            for article, article_state in store.list_articles(session, state, limit)
+        ]
 
 
 def count_alerts(rt: Runtime, status: str | None = None) -> int:

@@ -41,8 +41,15 @@ def looks_like_html(document: bytes | str) -> bool:
     return bool(_LOOKS_LIKE_HTML.search(head))
 
 
-def clean_article(document: bytes | str, url: str | None = None) -> CleanedArticle:
-    """Extract the article from an HTML page, or tidy a plain-text document."""
+def clean_article(
+    document: bytes | str, url: str | None = None, search_date: bool = True
+) -> CleanedArticle:
+    """Extract the article from an HTML page, or tidy a plain-text document.
+
+    ``search_date=False`` when the caller already knows the publication date (the feed
+    entry gave one): the page's date then comes from its markup only, and htmldate's
+    extensive text search (dateparser, by far its dearest part) is skipped.
+    """
     if not looks_like_html(document):
         text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
         text = _tidy(text)
@@ -59,7 +66,10 @@ def clean_article(document: bytes | str, url: str | None = None) -> CleanedArtic
         with_metadata=True,
         include_tables=True,
         # Keep the time of day: the default output format is a bare date.
-        date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+        date_extraction_params={
+            "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+            "extensive_search": search_date,
+        },
     )
     if extracted is None:
         return CleanedArticle(title="", text="", reason="no article text found in the page")
@@ -129,3 +139,25 @@ def detect_language(text: str) -> str | None:
 
 def word_count(text: str) -> int:
     return len(text.split())
+
+
+_WARM_UP_PARAGRAPH = (
+    "<p>Buses and ambulances left the last pocket of the city on Thursday morning, "
+    "officials said, as thousands waited in the cold to leave.</p>"
+)
+_WARM_UP_PAGE = (
+    "<html lang='en'><head><title>Warm-up</title></head><body><article>"
+    f"<h1>Convoys leave Aleppo</h1><p>Published Tuesday 3 March 2026</p>{_WARM_UP_PARAGRAPH * 6}"
+    "</article></body></html>"
+)
+
+
+def warm_up() -> None:
+    """Build what cleaning otherwise builds on first use: trafilatura's and lxml's caches
+    and the language model.
+
+    dateparser is left cold on purpose: htmldate calls it only for a page date it cannot
+    read itself, and only when the feed entry had no date (see ``search_date``); warming it
+    would cost every worker start ~3 s of CPU for all ~400 of its locales, where a child
+    that meets an undated entry pays that once in its lifetime."""
+    clean_article(_WARM_UP_PAGE, url="https://warm-up.invalid/article", search_date=False)

@@ -27,12 +27,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
+import feedparser.encodings
 import lxml.etree
 import lxml.html
 
 # A DOCTYPE, with an optional internal subset in brackets, and any stray ENTITY declarations.
 _DOCTYPE = re.compile(rb"<!DOCTYPE\b(?:[^\[>]*\[.*?\]\s*>|[^>]*>)", re.IGNORECASE | re.DOTALL)
 _ENTITY = re.compile(rb"<!ENTITY\b[^>]*>", re.IGNORECASE | re.DOTALL)
+_DOCTYPE_START = re.compile(rb"<!DOCTYPE\b", re.IGNORECASE)
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|cmpid|ocid)$", re.IGNORECASE)
 
 
@@ -56,9 +58,43 @@ class ParsedFeed:
     problem: str | None = None
 
 
+# Removing one declaration can join the text around it into another ("<!DOC<!ENTITY ..>TYPE").
+_MAX_STRIP_ROUNDS = 4
+
+
 def strip_declarations(body: bytes) -> bytes:
-    """Remove DOCTYPE and ENTITY declarations (XXE and entity-expansion defence)."""
-    return _ENTITY.sub(b"", _DOCTYPE.sub(b"", body))
+    """Remove DOCTYPE and ENTITY declarations (XXE and entity-expansion defence).
+
+    Works on ASCII-compatible bytes: ``parse_feed`` calls it on the UTF-8 the XML parser is
+    then given, never on the bytes as served (UTF-16 and UTF-32 would slip through).
+    Raises ValueError if declarations remain after a few rounds."""
+    for _ in range(_MAX_STRIP_ROUNDS):
+        stripped = _ENTITY.sub(b"", _DOCTYPE.sub(b"", body))
+        if stripped == body:
+            return body
+        body = stripped
+    if _DOCTYPE_START.search(body) or _ENTITY.search(body):
+        raise ValueError("not a feed (DOCTYPE or ENTITY declarations nested to survive removal)")
+    return body
+
+
+def _feed_as_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str], str | None]:
+    """The feed as feedparser's XML parser will read it: UTF-8, declarations removed.
+
+    feedparser picks the encoding (BOM, XML declaration, HTTP charset, RFC 3023) and
+    transcodes to UTF-8 before parsing, so the declarations are removed from what it
+    produces; the headers handed on then name UTF-8, so the parse reads exactly the bytes
+    checked here. Returns (body, headers, why feedparser found the encoding wrong, if it
+    did)."""
+    found: dict[str, Any] = {}
+    utf8 = feedparser.encodings.convert_to_utf8(headers, body, found)
+    problem = _describe(found["bozo_exception"]) if found.get("bozo") else None
+    media_type = headers.get("content-type", "").split(";")[0].strip() or "application/xml"
+    return (
+        strip_declarations(utf8),
+        {**headers, "content-type": f"{media_type}; charset=utf-8"},
+        problem,
+    )
 
 
 def canonical_url(url: str) -> str:
@@ -229,13 +265,14 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     response_headers["content-location"] = base
     if _is_json(body, response_headers.get("content-type", "")):
         return _parse_json_feed(body, base, url)
+    utf8, utf8_headers, encoding_problem = _feed_as_utf8(body, response_headers)
     parsed = feedparser.parse(
-        io.BytesIO(strip_declarations(body)),
-        response_headers=response_headers,
+        io.BytesIO(utf8),
+        response_headers=utf8_headers,
         resolve_relative_uris=True,
         sanitize_html=True,
     )
-    problem = None
+    problem = encoding_problem
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         problem = _describe(exc) if exc else "malformed feed"

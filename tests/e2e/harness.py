@@ -1,6 +1,6 @@
 """End-to-end harness: a real `newswatch run` process on a chosen backend.
 
-Two backends: the embedded defaults (filesystem broker + SQLite in a temp dir) and the
+Two backends: the embedded defaults (embedded Redis broker + SQLite in a temp dir) and the
 real services (Redis db 13 + a fresh PostgreSQL database, dropped afterwards).
 """
 
@@ -13,10 +13,11 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.io import embedded_redis
 from tests.conftest import need_service
 
 REDIS_URL = os.environ.get("NEWSWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -123,24 +124,40 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def backend(kind: str, tmp_path: Path) -> Iterator[Backend]:
+def backend(
+    kind: str, tmp_path: Path, broker_url: str | None = None, database_url: str | None = None
+) -> Iterator[Backend]:
+    """``broker_url``/``database_url`` replace the shared Redis db / a fresh database on the
+    shared PostgreSQL with servers of the test's own (the fault tests kill those)."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     if kind == "embedded":
-        yield Backend(kind, data_dir, base_env(data_dir))
+        try:
+            yield Backend(kind, data_dir, base_env(data_dir))
+        finally:
+            # `run` stops the embedded broker as it exits; a killed one leaves it running.
+            embedded_redis.stop(data_dir)
         return
-    with redis_broker() as broker_url, postgres_database() as database_url:
-        env = base_env(
-            data_dir, NEWSWATCH_BROKER_URL=broker_url, NEWSWATCH_DATABASE_URL=database_url
-        )
+    with ExitStack() as stack:
+        broker = broker_url or stack.enter_context(redis_broker())
+        database = database_url or stack.enter_context(postgres_database())
+        env = base_env(data_dir, NEWSWATCH_BROKER_URL=broker, NEWSWATCH_DATABASE_URL=database)
         yield Backend(kind, data_dir, env)
 
 
 @contextmanager
 def running_worker(b: Backend, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log_path.open("wb") as log:
+    with newswatch_process(b, log_path, "run", "--concurrency", "2") as process:
+        yield process
+
+
+@contextmanager
+def newswatch_process(b: Backend, log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`newswatch ARGS` (run, worker, beat) in its own process group, appending to
+    ``log_path``; stopped with SIGTERM (SIGKILL after 20 s) unless the test killed it."""
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "run", "--concurrency", "2"],
+            [sys.executable, "-m", "worker.cli", *args],
             env=b.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -149,14 +166,22 @@ def running_worker(b: Backend, log_path: Path) -> Iterator[subprocess.Popen[byte
         try:
             yield process
         finally:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Stop a process started in its own session and every process of its group."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    # Children that outlived their parent (a SIGKILLed main process) are still in the group.
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_until(predicate: object, timeout: float, interval: float = 0.5) -> bool:

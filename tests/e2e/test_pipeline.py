@@ -1,10 +1,11 @@
 """The whole pipeline with a real Celery worker and beat: feeds in, verified webhooks out.
 
-Runs twice: on the embedded defaults (filesystem broker + SQLite) and on Redis + PostgreSQL.
+Runs twice: on the embedded defaults (embedded Redis broker + SQLite) and on Redis + PostgreSQL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter
@@ -83,6 +84,12 @@ def test_feeds_to_signed_webhooks(kind: str, tmp_path: Path) -> None:
             assert {f["name"] for f in evacuation["article"]["feeds"]} == {"alpha.rss", "beta.atom"}
             assert evacuation["article"]["fetch_status"] == "fetched"
             assert by_page["/articles/missing-page.html"]["article"]["fetch_status"] == "fallback"
+            # The page an alert fired on is kept by the worker; the CLI hands back that file.
+            assert by_page["/articles/missing-page.html"]["article"]["evidence"] is None
+            kept = evacuation["article"]["evidence"]
+            saved = tmp_path / "page.warc.gz"
+            b.cli("articles", "evidence", str(evacuation["article"]["id"]), "-o", str(saved))
+            assert hashlib.sha256(saved.read_bytes()).hexdigest() == kept["sha256"]
 
             listed = [
                 json.loads(line) for line in b.cli("alerts", "list", "--json").stdout.splitlines()

@@ -183,17 +183,23 @@ _HEAVY = (
     "apprise",
     "celery",
     "datasketch",
+    "fastapi",
     "feedparser",
     "httpx",
     "kombu",
     "luqum",
     "numpy",
+    "prometheus_client",
     "scipy",
+    "starlette",
     "trafilatura",
+    "uvicorn",
 )
 
 
-@pytest.mark.parametrize("command", [["feeds", "list"], ["rules", "list"], ["alerts", "list"]])
+@pytest.mark.parametrize(
+    "command", [["feeds", "list"], ["rules", "list"], ["alerts", "list"], ["keys", "list"]]
+)
 def test_list_commands_start_without_heavy_imports(tmp_path: Path, command: list[str]) -> None:
     # First run creates the store (that may load the migration tool); the second is the
     # everyday case on an existing store.

@@ -209,3 +209,16 @@ def test_batch_extract_keeps_trafilatura_quality_on_benchmark_sample() -> None:
     summary = summarise([score_text(texts[page.id], page.gold) for page in pages])
     assert summary.pages == 30
     assert summary.f1 >= 0.95, summary
+
+
+def test_a_dated_article_skips_the_date_search_but_keeps_its_text() -> None:
+    from pipeline.stages.clean import _WARM_UP_PAGE, clean_article
+
+    page = _WARM_UP_PAGE.replace(
+        "<head>", "<head><meta property='article:published_time' content='2026-03-03T10:00:00Z'>"
+    )
+    searched = clean_article(page, url="https://news.invalid/story")
+    known = clean_article(page, url="https://news.invalid/story", search_date=False)
+    assert known.text == searched.text and "Buses and ambulances" in known.text
+    assert known.published == searched.published  # the markup's date is still read
+    assert known.published is not None and known.published.day == 3

@@ -23,6 +23,7 @@ from pipeline.io.config_files import load_feeds_file, load_rules_file
 from pipeline.io.http import HttpLimits
 from pipeline.settings import CONFIG_DIR, REPO_ROOT, Settings, get_settings, settings_reference
 from pipeline.stages.match import compile_query
+from worker.layout import TASK_QUEUES, QueueName
 
 
 def test_settings_doc_is_current() -> None:
@@ -36,7 +37,8 @@ def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.delenv("NEWSWATCH_BROKER_URL", raising=False)
     settings = Settings(data_dir=tmp_path)
     assert settings.store_url == f"sqlite:///{tmp_path / 'newswatch.db'}"
-    assert settings.uses_filesystem_broker
+    assert settings.uses_embedded_broker
+    assert settings.celery_broker_url == f"redis+socket://{tmp_path / 'redis' / 'redis.sock'}"
 
 
 def test_environment_and_file_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -164,7 +166,7 @@ def test_env_references_expand(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 # --- docker-compose.yml, the Dockerfile and the locks ---------------------------------------
 
-LONG_RUNNING = ("worker-fetch", "worker-extract", "beat")
+LONG_RUNNING = ("worker-deliver", "worker-poll", "worker-fetch", "worker-extract", "beat", "api")
 
 
 def _compose() -> dict[str, Any]:
@@ -196,14 +198,19 @@ def _strings(node: Any) -> Iterator[str]:
 def test_docker_compose_services_and_wiring() -> None:
     compose = _compose()
     services = compose["services"]
-    assert {"redis", "postgres", "migrate", "worker-fetch", "worker-extract", "beat"} <= set(
-        services
-    )
+    workers = {"worker-deliver", "worker-poll", "worker-fetch", "worker-extract"}
+    assert {"redis", "postgres", "migrate", "beat"} | workers <= set(services)
     assert "--appendonly" in services["redis"]["command"]
     assert services["migrate"]["command"] == ["db", "upgrade"]
     assert services["migrate"]["restart"] == "no"
+    assert services["worker-deliver"]["command"][:3] == ["worker", "--queues", "tick,deliver"]
+    assert services["worker-poll"]["command"][:3] == ["worker", "--queues", "poll"]
     assert services["worker-fetch"]["command"][:3] == ["worker", "--queues", "fetch"]
     assert services["worker-extract"]["command"][:3] == ["worker", "--queues", "extract"]
+    # every queue is consumed by some worker, and every task is routed to a declared queue
+    consumed = {q for name in workers for q in services[name]["command"][2].split(",")}
+    assert consumed == {queue.value for queue in QueueName}
+    assert set(TASK_QUEUES.values()) <= set(QueueName)
     assert services["beat"]["command"] == ["beat"]
     # exactly one beat: `newswatch run` (the image's default command) and --beat start one too
     newswatch = _newswatch_services(compose)
@@ -267,7 +274,7 @@ def test_docker_compose_long_running_services_have_healthchecks() -> None:
         check = newswatch[name]["healthcheck"]
         assert check["test"][0] in ("CMD", "CMD-SHELL"), name
         assert {"interval", "timeout", "retries", "start_period"} <= set(check), name
-    for name in ("worker-fetch", "worker-extract"):
+    for name in ("worker-deliver", "worker-poll", "worker-fetch", "worker-extract"):
         command = " ".join(newswatch[name]["healthcheck"]["test"][1:])
         assert "celery -A worker.celery_app inspect ping" in command
         # its own node only: a bare ping succeeds when any worker anywhere answers

@@ -10,11 +10,17 @@ from sqlmodel import Session, col, select
 
 from pipeline.io.store.engine import insert_ignore
 from pipeline.io.store.tables import Article, Feed, FeedArticle, utcnow
-from pipeline.model import FetchStatus
+from pipeline.model import ArticleState, FetchStatus
 
 
 def get_article(session: Session, article_id: int) -> Article | None:
     return session.get(Article, article_id)
+
+
+def lock_article(session: Session, article_id: int) -> Article | None:
+    """The article, its row locked until the transaction ends (SELECT ... FOR UPDATE on
+    PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the whole database)."""
+    return session.get(Article, article_id, with_for_update=True, populate_existing=True)
 
 
 def article_for_guid(session: Session, feed_id: int, guid: str) -> int | None:
@@ -78,6 +84,7 @@ def stuck_article_ids(
         select(Article.id, Article.fetch_status, Article.relay_count)
         .where(
             col(Article.processed_at).is_(None),
+            col(Article.failed_at).is_(None),
             col(Article.created_at) < now - lease,
             col(Article.relayed_at).is_(None) | (col(Article.relayed_at) < now - lease),
         )
@@ -94,6 +101,48 @@ def stuck_article_ids(
             .values(relayed_at=now, relay_count=Article.relay_count + 1)
         )
     return found
+
+
+def record_process_error(session: Session, article_id: int, error: str) -> None:
+    """Keep the error of a processing attempt that raised (the reason shown if it fails)."""
+    session.execute(
+        update(Article)
+        .where(col(Article.id) == article_id, col(Article.processed_at).is_(None))
+        .values(process_error=error)
+    )
+
+
+def fail_article(session: Session, article_id: int, now: datetime, reason: str) -> None:
+    """Terminal: the article is never re-queued by the relay again."""
+    session.execute(
+        update(Article)
+        .where(col(Article.id) == article_id, col(Article.processed_at).is_(None))
+        .values(failed_at=now, process_error=reason, page_html=None)
+    )
+
+
+def list_articles(
+    session: Session, state: ArticleState | None, limit: int
+) -> list[tuple[Article, ArticleState]]:
+    """The newest articles, optionally only those in one state, with that state."""
+    query = select(Article).order_by(col(Article.id).desc()).limit(limit)
+    if state == ArticleState.PROCESSED:
+        query = query.where(col(Article.processed_at).is_not(None))
+    elif state == ArticleState.FAILED:
+        query = query.where(
+            col(Article.processed_at).is_(None), col(Article.failed_at).is_not(None)
+        )
+    elif state == ArticleState.PENDING:
+        query = query.where(col(Article.processed_at).is_(None), col(Article.failed_at).is_(None))
+    return [(article, article_state(article)) for article in session.exec(query).all()]
+
+
+def article_state(article: Article) -> ArticleState:
+    if article.processed_at is not None:
+        return ArticleState.PROCESSED
+    if article.failed_at is not None:
+        return ArticleState.FAILED
+    return ArticleState.PENDING
 
 
 def processed_article_ids(session: Session, since: datetime) -> list[int]:

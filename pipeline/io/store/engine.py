@@ -23,6 +23,7 @@ from sqlalchemy.exc import (
     OperationalError,
     ProgrammingError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -114,6 +115,10 @@ def database_errors(url: str) -> Iterator[None]:
         raise ConflictError(f"conflicting change, nothing was saved: {_first_line(exc)}") from exc
     except OperationalError as exc:
         message = f"cannot use the database {mask_password(url)}: {_first_line(exc)}"
+        raise StoreUnavailableError(message) from exc
+    except PoolTimeoutError as exc:
+        # More threads than pooled connections (a thread-pool worker): busy, try again.
+        message = f"no free connection to the database {mask_password(url)}: {_first_line(exc)}"
         raise StoreUnavailableError(message) from exc
     except (ProgrammingError, DatabaseError) as exc:
         message = f"cannot use the database {mask_password(url)}: {_first_line(exc)}"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from pipeline.errors import NotFoundError
@@ -41,6 +42,11 @@ def add_feed(
     session.add(feed)
     session.flush()
     return feed
+
+
+def set_feed_folder(session: Session, feed_id: int, folder: list[str]) -> None:
+    """Remember the OPML folders a feed was imported under (outermost first)."""
+    session.execute(update(Feed).where(col(Feed.id) == feed_id).values(folder=folder))
 
 
 def find_feed_by_url(session: Session, url: str) -> Feed | None:
@@ -114,24 +120,47 @@ def delete_feed(session: Session, feed: Feed) -> None:
     session.delete(feed)
 
 
-def claim_due_feeds(session: Session, now: datetime, lease: timedelta, limit: int) -> list[int]:
-    """Claim due feeds by pushing next_poll_at past the lease, one conditional UPDATE each.
+class DueFeed(NamedTuple):
+    feed_id: int
+    due_at: datetime
 
-    A feed whose UPDATE matches no row was claimed by another tick in the meantime.
+
+def _due(until: datetime) -> tuple[Any, ...]:
+    # Both terms are served by ix_feeds_due (enabled, next_poll_at, id): an index-only read.
+    return (col(Feed.enabled) == True, col(Feed.next_poll_at) <= until)  # noqa: E712
+
+
+def count_due_feeds(session: Session, until: datetime) -> int:
+    """Enabled feeds due at or before ``until``."""
+    return int(session.exec(select(func.count(col(Feed.id))).where(*_due(until))).one())
+
+
+def claim_due_feeds(
+    session: Session, now: datetime, lease: timedelta, limit: int, until: datetime | None = None
+) -> list[DueFeed]:
+    """Claim up to ``limit`` feeds due by ``until`` (default: now), the longest due first:
+    read them from the index, then push their next_poll_at to now + lease in one
+    conditional UPDATE. Returns each claimed feed with the time it is due.
+
+    The UPDATE re-checks that each feed is still due, so a feed another tick claimed in the
+    meantime (its next_poll_at already pushed) is skipped: no feed is claimed twice.
     """
-    candidates = session.exec(
+    until = until or now
+    rows = session.exec(
         select(Feed.id, Feed.next_poll_at)
-        .where(Feed.enabled == True, Feed.next_poll_at <= now)  # noqa: E712
+        .where(*_due(until))
         .order_by(col(Feed.next_poll_at))
         .limit(limit)
     ).all()
-    claimed: list[int] = []
-    for feed_id, due_at in candidates:
-        result = session.execute(
-            update(Feed)
-            .where(Feed.id == feed_id, Feed.next_poll_at == due_at)  # type: ignore[arg-type]
-            .values(next_poll_at=now + lease)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(feed_id)  # type: ignore[arg-type]
-    return claimed
+    if not rows:
+        return []
+    due = {int(feed_id): due_at for feed_id, due_at in rows}  # type: ignore[arg-type]
+    claimed = session.execute(
+        update(Feed)
+        .where(col(Feed.id).in_(due), *_due(until))
+        .values(next_poll_at=now + lease)
+        .returning(col(Feed.id))
+        .execution_options(synchronize_session=False)
+    )
+    ids: list[int] = list(claimed.scalars())
+    return sorted(DueFeed(feed_id, due[feed_id]) for feed_id in ids)

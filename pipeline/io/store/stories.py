@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
-from sqlalchemy import func
+from sqlalchemy import BigInteger, func, literal, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from pipeline.io.store.tables import Story, StoryAlert, StoryBand, utcnow
 
+# The two-integer advisory locks of stories live apart from the one-bigint band-key locks.
+_STORY_LOCK_CLASS = 0x6E657773
 
-def lock_story_assignment(session: Session) -> None:
-    """Serialise story assignment on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)."""
+
+def _band_lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), signed=True)
+
+
+def lock_story_keys(session: Session, keys: Sequence[str]) -> None:
+    """Serialise story assignment between articles that share an LSH band key: only those
+    can become candidates of each other's story, so articles of unrelated stories commit in
+    parallel. Transaction-scoped advisory locks on PostgreSQL, taken in ascending order so
+    two writers never wait on each other in a cycle; SQLite's BEGIN IMMEDIATE already
+    serialises every writer."""
+    if not keys or session.get_bind().dialect.name != "postgresql":
+        return
+    ids = sorted({_band_lock_id(key) for key in keys})
+    ordered = select(func.unnest(literal(ids, ARRAY(BigInteger))).label("k")).order_by("k")
+    session.execute(select(func.pg_advisory_xact_lock(ordered.subquery().c.k)))
+
+
+def lock_story(session: Session, story_id: int) -> None:
+    """Serialise the writers that join one existing story (its count, its per-rule alert
+    state): articles reaching it through different band keys do not share a key lock."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(0x6E657773)))
+        session.execute(select(func.pg_advisory_xact_lock(_STORY_LOCK_CLASS, story_id)))
 
 
 def story_candidates(session: Session, keys: Sequence[str]) -> list[Story]:
@@ -34,9 +57,13 @@ def create_story(session: Session, title: str, signature: str, keys: Sequence[st
 
 
 def add_story_article(session: Session, story: Story) -> None:
-    story.article_count += 1
-    story.updated_at = utcnow()
-    session.add(story)
+    # One UPDATE, not read-modify-write: the count read with the candidates may be stale.
+    session.execute(
+        update(Story)
+        .where(col(Story.id) == story.id)
+        .values(article_count=Story.article_count + 1, updated_at=utcnow())
+    )
+    session.expire(story, ["article_count", "updated_at"])
 
 
 def recent_stories(session: Session, limit: int) -> list[Story]:

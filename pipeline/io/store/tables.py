@@ -10,15 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from pipeline.clock import utcnow
+from pipeline.io.store.compressed import CompressedBytes
 from pipeline.model import AlertKind, FeedHealth, FetchStatus, Origin, OutboxStatus, RuleMode
 
 
 class Feed(SQLModel, table=True):
     __tablename__ = "feeds"
+    # Covers the claim of due feeds: found and ordered from the index alone.
+    __table_args__ = (Index("ix_feeds_due", "enabled", "next_poll_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
@@ -47,10 +50,22 @@ class Feed(SQLModel, table=True):
     # The feed's usual gap between entries (median of its dated entries): silence is
     # measured in these.
     entry_gap_seconds: int | None = None
+    # The OPML folders the feed was imported under, outermost first (kept for export).
+    folder: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class Article(SQLModel, table=True):
     __tablename__ = "articles"
+    # The stuck-article relay reads only unfinished articles, in id order: a partial index
+    # keeps that read as small as the backlog, however many articles are stored.
+    __table_args__ = (
+        Index(
+            "ix_articles_unprocessed",
+            "id",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     canonical_url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
@@ -68,7 +83,11 @@ class Article(SQLModel, table=True):
     # fallback was used.
     fetch_status: str = Field(default=FetchStatus.PENDING, max_length=20)
     fetch_reason: str | None = Field(default=None, sa_column=Column(Text))
-    page_html: bytes | None = Field(default=None, exclude=True)
+    # Stored compressed (see compressed.py): callers read and write plain bytes.
+    page_html: bytes | None = Field(default=None, exclude=True, sa_column=Column(CompressedBytes))
+    # The fetch's request and response (URL, status, headers) beside page_html until
+    # processing: an article that raises an alert keeps both as WARC evidence.
+    page_capture: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     extraction: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     story_id: int | None = Field(default=None, foreign_key="stories.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
@@ -76,6 +95,10 @@ class Article(SQLModel, table=True):
     # The relay re-enqueues articles whose processing was lost; it counts its tries.
     relayed_at: datetime | None = None
     relay_count: int = Field(default=0)
+    # The last processing attempt's error; with failed_at set the article is terminal
+    # (ArticleState.FAILED) and the relay never re-queues it.
+    process_error: str | None = Field(default=None, sa_column=Column(Text))
+    failed_at: datetime | None = None
     # Why this article raises no alerts though it is stored and searchable (the backlog of
     # a feed's first poll), or None.
     alerts_suppressed: str | None = Field(default=None, sa_column=Column(Text))
@@ -243,3 +266,35 @@ class DeliveryAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     duration_ms: int = Field(default=0)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only its SHA-256 is stored (the token is shown once, at creation)."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    scope: str = Field(max_length=10)  # a KeyScope value
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
+    # The token's first characters, so a listed key can be recognised without the token.
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Evidence(SQLModel, table=True):
+    """The fetched page of an article that raised an alert, kept as a gzipped WARC file
+    (request and response records); its SHA-256 is in the alert payload. Kept in the store,
+    not under data_dir, because production workers share no directory."""
+
+    __tablename__ = "evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="articles.id", unique=True, ondelete="CASCADE")
+    sha256: str = Field(max_length=64)
+    size: int = Field(default=0)
+    warc: bytes = Field(sa_column=Column(LargeBinary, nullable=False), repr=False)
+    captured_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -110,13 +110,7 @@ class RuleMatcher(Generic[K]):
 
     def candidates(self, index: DocumentIndex) -> list[int]:
         """Numbers of the rules that may match the document, in rule order."""
-        title, text = (index.field(name) for name in TEXT_FIELDS)
-        words = title.word_positions.keys() | text.word_positions.keys()
-        pair_keys = {joined[:SHORT_KEY] for _, joined in (*title.pairs, *text.pairs)}
-        pair_keys.update([joined[:LONG_KEY] for _, joined in (*title.pairs, *text.pairs)])
-        present = {STEM + value for value in title.stem_positions.keys() | text.stem_positions}
-        present.update([WORD + value for value in words])
-        present.update([PAIR + value for value in pair_keys])
+        present, words = document_keys(index)
         prefixes = {
             PREFIX + value[:length]
             for length in self._prefix_lengths
@@ -145,13 +139,41 @@ class RuleMatcher(Generic[K]):
 
     def match(self, doc: MatchDocument) -> dict[K, MatchResult]:
         """Results of the rules that matched ``doc`` (others are left out), in rule order."""
-        index = DocumentIndex(doc)
+        return self.match_index(DocumentIndex(doc))
+
+    def match_index(self, index: DocumentIndex) -> dict[K, MatchResult]:
+        """:meth:`match` on a document normalised already (processing reuses it for the
+        search index terms)."""
         matched: dict[K, MatchResult] = {}
         for number in self.candidates(index):
             result = evaluate(self._roots[number], index)
             if result.matched:
                 matched[self._keys[number]] = result
         return matched
+
+
+def document_keys(index: DocumentIndex) -> tuple[set[Key], set[str]]:
+    """The keys a document holds (stems, folded words, joined-pair keys) and its folded
+    words, whose prefixes answer :data:`PREFIX` keys. Stored articles keep these keys in the
+    search index, so search narrows candidates exactly as the matcher does."""
+    title, text = (index.field(name) for name in TEXT_FIELDS)
+    words = title.word_positions.keys() | text.word_positions.keys()
+    pair_keys = {joined[:SHORT_KEY] for _, joined in (*title.pairs, *text.pairs)}
+    pair_keys.update([joined[:LONG_KEY] for _, joined in (*title.pairs, *text.pairs)])
+    present = {STEM + value for value in title.stem_positions.keys() | text.stem_positions}
+    present.update([WORD + value for value in words])
+    present.update([PAIR + value for value in pair_keys])
+    return present, words
+
+
+def required_keys(query: CompiledQuery) -> list[KeySet] | None:
+    """Key sets of which a document matching ``query`` holds at least one key each (a
+    :data:`PREFIX` key: a word starting with it); None when no key is required (a query
+    on figures, topics or places only, or an OR with such an alternative)."""
+    leaf_options: dict[int, list[KeySet] | None] = {}
+    counts: dict[Key, int] = {}
+    _count_leaves(query.root, leaf_options, counts)
+    return _options(query.root, lambda keys: _cost(keys, counts), leaf_options)
 
 
 def _count_leaves(
