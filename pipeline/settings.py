@@ -8,6 +8,7 @@ documents the same options for operators; a test keeps the two in step.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +38,30 @@ def shipped_path(*parts: str) -> Path:
     import sys
 
     return Path(sys.prefix, "share", "newswatch", *parts)
+
+
+@dataclass(frozen=True)
+class HostLimit:
+    concurrency: int
+    min_gap: float  # seconds between one request's start (and end) and the next start
+
+
+def parse_host_limits(entries: list[str]) -> dict[str, HostLimit]:
+    """``HOST=N`` or ``HOST=N/GAP`` entries (e.g. ``127.0.0.1=8/0``) as limits per host."""
+    limits: dict[str, HostLimit] = {}
+    for entry in entries:
+        host, sep, spec = entry.partition("=")
+        count, _, gap = spec.partition("/")
+        try:
+            limit = HostLimit(int(count), float(gap) if gap else 0.0)
+        except ValueError:
+            limit = HostLimit(0, 0.0)
+        if not sep or not host.strip() or limit.concurrency < 1 or limit.min_gap < 0:
+            raise ConfigError(
+                f"host limit {entry!r} is not HOST=N or HOST=N/GAP (e.g. 127.0.0.1=8/0)"
+            )
+        limits[host.strip().lower()] = limit
+    return limits
 
 
 class _YamlFileSource(PydanticBaseSettingsSource):
@@ -371,8 +396,6 @@ class Settings(BaseSettings):
     @field_validator("host_limits")
     @classmethod
     def _host_limits(cls, value: list[str]) -> list[str]:
-        from pipeline.io.politeness import parse_host_limits
-
         try:
             parse_host_limits(value)
         except ConfigError as exc:

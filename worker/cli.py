@@ -206,7 +206,7 @@ def _prepare_metrics_dir(rt: Any) -> None:
     <data_dir>/metrics, emptied first: a previous run's files would count twice."""
     if rt.settings.metrics_dir is not None or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
-    from pipeline.runtime import ensure_writable_dir
+    from pipeline.io.files import ensure_writable_dir
 
     folder = ensure_writable_dir(rt.settings.data_dir / "metrics", "metrics directory")
     for stale in folder.glob("*.db"):
@@ -268,7 +268,7 @@ def beat(supervised: Annotated[bool, _SUPERVISED] = False) -> None:
 def _beat_schedule(rt: Any) -> Path:
     """Beat keeps its schedule in the data directory, which may not exist yet (a first
     start with Redis and PostgreSQL creates nothing else there)."""
-    from pipeline.runtime import ensure_writable_dir
+    from pipeline.io.files import ensure_writable_dir
 
     return ensure_writable_dir(rt.settings.data_dir, "data directory") / "beat-schedule"
 

@@ -178,7 +178,7 @@ def attach(data_dir: Path, binary: Path | None = None) -> Attachment:
 
     A directory that cannot be used is one ConfigError line.
     """
-    from pipeline.runtime import ensure_writable_dir
+    from pipeline.io.files import ensure_writable_dir
 
     server = embedded_redis(data_dir)
     ensure_writable_dir(data_dir, "data directory")

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from pipeline.errors import ConfigError, HostBusyError, HTTPStatusError
+from pipeline.errors import HostBusyError, HTTPStatusError
+from pipeline.settings import HostLimit, parse_host_limits
 
 if TYPE_CHECKING:
     import redis
@@ -39,12 +40,6 @@ _HOST_WIDE_STATUSES = frozenset({429, 503})
 # Sleeps while a slot is taken: short at first (loopback answers in milliseconds), then
 # coarser so that many waiting threads do not hammer Redis.
 _FIRST_PAUSE, _LAST_PAUSE = 0.02, 0.25
-
-
-@dataclass(frozen=True)
-class HostLimit:
-    concurrency: int
-    min_gap: float  # seconds between one request's start (and end) and the next start
 
 
 @dataclass(frozen=True)
@@ -67,24 +62,6 @@ class PolitenessPolicy:
 
     def limit_for(self, host: str) -> HostLimit:
         return self.overrides.get(host, self.default)
-
-
-def parse_host_limits(entries: list[str]) -> dict[str, HostLimit]:
-    """``HOST=N`` or ``HOST=N/GAP`` entries (e.g. ``127.0.0.1=8/0``) as limits per host."""
-    limits: dict[str, HostLimit] = {}
-    for entry in entries:
-        host, sep, spec = entry.partition("=")
-        count, _, gap = spec.partition("/")
-        try:
-            limit = HostLimit(int(count), float(gap) if gap else 0.0)
-        except ValueError:
-            limit = HostLimit(0, 0.0)
-        if not sep or not host.strip() or limit.concurrency < 1 or limit.min_gap < 0:
-            raise ConfigError(
-                f"host limit {entry!r} is not HOST=N or HOST=N/GAP (e.g. 127.0.0.1=8/0)"
-            )
-        limits[host.strip().lower()] = limit
-    return limits
 
 
 def host_of(url: str) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.io.files import ensure_writable_dir
 from pipeline.io.store.migrate import ensure_schema, upgrade_database
-from pipeline.runtime import Runtime, ensure_writable_dir
+from pipeline.runtime import Runtime
 
 
 def upgrade_schema(rt: Runtime) -> list[str]:

@@ -19,7 +19,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pipeline.runtime import Runtime, ensure_writable_dir
+from pipeline.io.files import ensure_writable_dir
+from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 
 COOKIE = "newswatch_session"
