@@ -6,12 +6,10 @@ from this process after it imported the tasks once (as Celery's prefork pool doe
 import cost is paid once, not once per child. They stay in this process's group, so a
 signal to the group reaches them all; SIGTERM or SIGINT to this process alone is passed on.
 
-A child that dies after running a while (killed, out of memory, its broker gone) is started
-again; its lost work comes back through the relays. If it then dies at once again (the
-broker is still down), it is restarted with a growing pause, for as long as it takes. Only a
-child that has never run (bad settings, no broker at all) stops the others, and `run` exits
-non-zero, so whoever started it (systemd, the demo) sees the failure instead of a
-half-working pipeline.
+A child that dies after running a while (killed, out of memory) is started again; its lost
+work comes back through the relays. One that dies soon after it started cannot start (bad
+settings, broker down): the others are stopped and `run` exits non-zero, so whoever started
+it (systemd, the demo) sees the failure instead of a half-working pipeline.
 """
 
 from __future__ import annotations
@@ -31,8 +29,6 @@ log = logging.getLogger("newswatch.run")
 STOP_TIMEOUT = 30.0
 # A child that ran at least this long before it died is restarted, not a start-up failure.
 MIN_UPTIME = 10.0
-# Pauses before restarting a child that had run but now dies at once: doubling up to this.
-MAX_RESTART_PAUSE = 30.0
 
 
 def supervise(
@@ -49,36 +45,20 @@ def supervise(
     mains = dict(children)
     running: dict[int, str] = {}
     started: dict[str, float] = {}
-    proven: set[str] = set()  # children that have run past MIN_UPTIME at least once
-    pause: dict[str, float] = {}
-    restart_at: dict[str, float] = {}
     status = 0
     try:
         for name, main in children:
             running[_fork(main)] = name
             started[name] = time.monotonic()
         while not stop_signal and not status:
-            now = time.monotonic()
             for name, code in _reap(running):
-                quick = now - started[name] < MIN_UPTIME
-                if not quick:
-                    proven.add(name)
-                if name not in proven:
+                if time.monotonic() - started[name] < MIN_UPTIME:
                     log.error("%s exited with status %s at start: stopping the others", name, code)
                     status = code or 1
                     break
-                pause[name] = min(max(pause.get(name, 0.0) * 2, 1.0), MAX_RESTART_PAUSE)
-                if not quick:
-                    pause[name] = 0.0
-                log.error(
-                    "%s exited with status %s: starting it again in %gs", name, code, pause[name]
-                )
-                restart_at[name] = now + pause[name]
-            for name, when in list(restart_at.items()):
-                if not status and now >= when:
-                    del restart_at[name]
-                    running[_fork(mains[name])] = name
-                    started[name] = time.monotonic()
+                log.error("%s exited with status %s: starting it again", name, code)
+                running[_fork(mains[name])] = name
+                started[name] = time.monotonic()
             time.sleep(poll_interval)
     finally:
         _stop_all(running)
