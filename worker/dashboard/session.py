@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pipeline.io.files import ensure_writable_dir
+from pipeline.model import KeyScope
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 
@@ -30,7 +31,7 @@ _SALT = "newswatch-dashboard-session"
 @dataclass(frozen=True)
 class Session:
     who: str | None  # None: not logged in (the token still protects the login form)
-    scope: str | None  # "read" or "admin"
+    scope: str | None  # a KeyScope value, as kept in the signed cookie
     csrf: str
 
     @property
@@ -39,7 +40,7 @@ class Session:
 
     @property
     def admin(self) -> bool:
-        return self.scope == "admin"
+        return self.scope == KeyScope.ADMIN
 
 
 class CsrfError(Exception):
