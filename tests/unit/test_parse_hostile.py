@@ -8,14 +8,12 @@ no request, no file read, and the plain entry of the feed kept.
 from __future__ import annotations
 
 import codecs
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline.stages.parse import parse_feed, strip_declarations
+from tests.unit.conftest import Listener
 
 # One declaration a line: the shape feedparser's own DOCTYPE handling re-inserts as "safe"
 # when the declarations reach it (the quadratic blowup then expanded to 100 MB in UTF-16).
@@ -50,40 +48,6 @@ ENCODINGS = [
     ("utf-32", "utf-32-be", b""),
 ]
 IDS = [f"{codec}{'+bom' if bom else ''}-{label}" for label, codec, bom in ENCODINGS]
-
-
-class Listener:
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.hits = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.hits += 1
-            conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
-
-
-@pytest.fixture(scope="module")
-def listener() -> Iterator[Listener]:
-    server = Listener()
-    yield server
-    server.close()
 
 
 def _encode(text: str, codec: str, bom: bytes) -> bytes:
