@@ -26,6 +26,24 @@ class QueueName(StrEnum):
     EXTRACT = "extract"  # clean, extract, match, store: CPU-bound
 
 
+# kombu's Redis transport keeps one list per priority step (0, 3, 6, 9) and serves 0 first.
+URGENT, BULK, BACKLOG = 0, 6, 9
+# A poll that finds at most this many new articles is news as it breaks, not a backlog.
+SMALL_BATCH = 3
+
+
+def batch_priority(new_articles: int) -> int:
+    """The priority of the fetch and extract work of one poll's (or relay's) new articles.
+
+    A feed that adds an article or two gets them fetched, cleaned and matched ahead of a
+    feed that lists forty at once (a new feed's backlog, a burst, a relay sweep), so a trickle
+    of breaking news never queues behind bulk work on the same queues.
+    """
+    if new_articles <= SMALL_BATCH:
+        return URGENT
+    return BULK if new_articles <= 50 else BACKLOG
+
+
 class Pool(StrEnum):
     AUTO = "auto"
     THREADS = "threads"

@@ -22,6 +22,7 @@ from pipeline.runtime import Runtime, get_runtime, start_worker_process
 from pipeline.services import articles, delivery, digests, polling
 from worker import warmup  # noqa: F401  (connects the warm-up before the pool forks)
 from worker.celery_app import app
+from worker.layout import batch_priority
 from worker.metrics import install_if_enabled
 
 log = logging.getLogger("newswatch.tasks")
@@ -50,6 +51,11 @@ def _run(task: Task, work: Callable[[], T], **ids: int) -> T | None:
         # Nothing was sent; a short countdown, since long waits belong in the store.
         countdown = min(exc.retry_in, 60.0) * random.uniform(1.0, 1.5)
         raise task.retry(exc=exc, countdown=countdown, max_retries=30) from exc
+
+
+def _priority(task: Task) -> int | None:
+    """The priority this task was sent with, for the follow-up of the same article."""
+    return (task.request.delivery_info or {}).get("priority")
 
 
 def _record_safely(
@@ -89,8 +95,10 @@ def refresh_feed(self: Task, feed_id: int) -> None:
         report = polling.record_poll_cut(feed_id, get_runtime(), app.conf.task_soft_time_limit)
     if report is not None:
         observe.count("polls", outcome=str(report.status))
-    for article_id in report.new_article_ids if report else []:
-        fetch_article.delay(article_id)
+    new_ids = report.new_article_ids if report else []
+    priority = batch_priority(len(new_ids))
+    for article_id in new_ids:
+        fetch_article.apply_async((article_id,), priority=priority)
     for notification_id in report.notification_ids if report else []:
         deliver_notification.delay(notification_id)
 
@@ -101,7 +109,7 @@ def fetch_article(self: Task, article_id: int) -> None:
         self, lambda: articles.fetch_article(article_id, get_runtime()), article_id=article_id
     )
     if status is not None:
-        process_article.delay(article_id)
+        process_article.apply_async((article_id,), priority=_priority(self))
 
 
 @app.task(name="newswatch.process_article", bind=True)
@@ -151,10 +159,11 @@ def relay_due_alerts(self: Task) -> int:
 def relay_stuck_articles(self: Task) -> int:
     found = _run(self, lambda: articles.relay_stuck_articles(get_runtime()))
     to_fetch, to_process = found or ([], [])
+    priority = batch_priority(len(to_fetch) + len(to_process))
     for article_id in to_fetch:
-        fetch_article.delay(article_id)
+        fetch_article.apply_async((article_id,), priority=priority)
     for article_id in to_process:
-        process_article.delay(article_id)
+        process_article.apply_async((article_id,), priority=priority)
     return len(to_fetch) + len(to_process)
 
 

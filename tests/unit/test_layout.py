@@ -62,3 +62,12 @@ def test_the_broker_serves_queues_in_order_not_round_robin(tmp_path: Path) -> No
     config = celery_config(Settings(data_dir=tmp_path))
     assert config["broker_transport_options"]["queue_order_strategy"] == "priority"
     assert [q.name for q in config["task_queues"]] == [q.value for q in QueueName]
+
+
+def test_a_poll_with_one_or_two_new_articles_is_served_before_a_backlog() -> None:
+    from worker.layout import BACKLOG, BULK, URGENT, batch_priority
+
+    # kombu's Redis transport serves priority 0 first.
+    assert batch_priority(1) == batch_priority(2) == URGENT == 0
+    assert URGENT < batch_priority(40) == BULK < batch_priority(500) == BACKLOG
+    assert batch_priority(0) == URGENT
