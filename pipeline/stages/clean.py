@@ -65,6 +65,10 @@ def clean_article(
         include_comments=False,
         with_metadata=True,
         include_tables=True,
+        # No second opinion from readability and jusText: on the extraction benchmark
+        # their comparison changed no page's score for the better (F1 0.9604 with it,
+        # 0.9607 without) and cost about a third of trafilatura's time per page.
+        fast=True,
         # Keep the time of day: the default output format is a bare date.
         date_extraction_params={
             "outputformat": "%Y-%m-%dT%H:%M:%S%z",
