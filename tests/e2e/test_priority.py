@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.stages.alert import generate_secret
 from tests.conftest import FIXTURES
-from tests.e2e.harness import Backend, backend, running_worker, wait_until
+from tests.e2e.harness import Backend, backend, newswatch_process, running_worker, wait_until
 from worker.loopback import SiteServer, WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -113,3 +113,72 @@ def test_a_delivery_overtakes_a_backlog_of_page_fetches(kind: str, tmp_path: Pat
         release.set()
         site.stop()
         receiver.stop()
+
+
+BACKLOG_PAGES = 150
+
+
+def _backlog_site(root: Path) -> None:
+    (root / "wire").mkdir(parents=True)
+    (root / "bulk").mkdir()
+    shutil.copy(FIXTURES / "stories" / "copy-a.html", root / "wire" / "landslide.html")
+    other = (FIXTURES / "stories" / "other.html").read_text()
+    for n in range(BACKLOG_PAGES):
+        # Each page its own text, so no article is a cheap copy of another.
+        own = f"<p>Council bulletin {n}: item {n * 7} of the agenda was deferred to week {n}.</p>"
+        (root / "bulk" / f"{n}.html").write_text(other.replace("</body>", f"{own}</body>", 1))
+    (root / "wire.rss").write_text(_rss("{{base}}", "Wire", ["/wire/landslide.html"]))
+    links = [f"/bulk/{n}.html" for n in range(BACKLOG_PAGES)]
+    (root / "bulk.rss").write_text(_rss("{{base}}", "Bulk", links))
+
+
+def _articles(b: Backend) -> list[dict[str, str | None]]:
+    out = b.cli("articles", "list", "--json", "--limit", str(BACKLOG_PAGES + 10)).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.mark.parametrize("kind", ["embedded", "services"])
+def test_a_breaking_article_overtakes_a_backlog_of_extraction(kind: str, tmp_path: Path) -> None:
+    """One new article on a quiet feed is cleaned and matched before a bulk feed's backlog
+    that was queued first (priority lanes), with one extract process, as `run` starts it."""
+    _backlog_site(tmp_path / "site")
+    site = SiteServer(tmp_path / "site")
+    site.host = "127.0.0.78"
+    site.start()
+    secret = generate_secret()
+    receiver = WebhookReceiver(secret).start()
+    log = tmp_path / "worker.log"
+    try:
+        with backend(kind, tmp_path) as b:
+            b.env["NEWSWATCH_HTTP_ALLOW_HOSTS"] = "127.0.0.0/8"
+            # Pages come fast, so the backlog piles up in front of the one extract process.
+            b.env["NEWSWATCH_HOST_LIMITS"] = "127.0.0.78=8/0"
+            b.cli("db", "upgrade")
+            b.cli("rules", "add", "landslide", "landslide", "--webhook", receiver.url,
+                  "--secret", secret)  # fmt: skip
+            with newswatch_process(b, log, "run", "--concurrency", "1"):
+                b.cli("feeds", "add", f"{site.base_url}/bulk.rss", "--name", "bulk")
+                assert wait_until(
+                    lambda: sum(bool(a["processed_at"]) for a in _articles(b)) >= 5, 120
+                ), log.read_text()[-3000:]
+                b.cli("feeds", "add", f"{site.base_url}/wire.rss", "--name", "wire", "--backfill")
+                assert receiver.wait_for(1, 120), log.read_text()[-3000:]
+                assert wait_until(
+                    lambda: all(a["processed_at"] for a in _articles(b)), 300, interval=2
+                ), log.read_text()[-3000:]
+            articles = _articles(b)
+    finally:
+        site.stop()
+        receiver.stop()
+    assert len(articles) == BACKLOG_PAGES + 1
+    (wire,) = [a for a in articles if "/wire/" in str(a["url"])]
+    bulk = [a for a in articles if "/bulk/" in str(a["url"])]
+    overtaken = [
+        a
+        for a in bulk
+        if str(a["created_at"]) < str(wire["created_at"])
+        and str(a["processed_at"]) > str(wire["processed_at"])
+    ]
+    # First in, first out would put the wire article behind every bulk article stored
+    # before it; the lane lets it pass all but the few already taken by the worker.
+    assert len(overtaken) >= 20, (len(overtaken), wire)
