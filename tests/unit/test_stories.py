@@ -108,6 +108,26 @@ def test_signature_is_deterministic_and_round_trips_json() -> None:
     assert all(key.startswith(f"b{i}:") for i, key in enumerate(band_keys(signature)))
 
 
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [("", ""), ("Train", ""), ("Train derails", "12 dead"), ("Train derails", _text(STORY))],
+)
+def test_signature_equals_datasketchs_minhash(title: str, text: str) -> None:
+    """Stored signatures were built by datasketch's MinHash: the one-pass signing must give
+    the very same values, or a copy would stop joining a story stored before."""
+    from datasketch import MinHash
+
+    from pipeline.stages.stories import NUM_PERM, SEED, story_shingles
+
+    minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
+    shingles = story_shingles(title, text)
+    if shingles:
+        minhash.update_batch([s.encode("utf-8") for s in sorted(shingles)])
+    signature = story_signature(title, text)
+    assert list(signature.hashvalues) == list(minhash.hashvalues)
+    assert signature.shingles == len(shingles)
+
+
 def test_signatures_of_different_sizes_do_not_compare() -> None:
     with pytest.raises(ValueError):
         similarity(story_signature("a", "b c d"), story_signature("a", "b c d", num_perm=64))
