@@ -6,11 +6,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from pipeline.io.store.engine import insert_ignore
 from pipeline.io.store.tables import Article, Feed, FeedArticle, utcnow
 from pipeline.model import ArticleState, FetchStatus
+
+# sa_column fields are typed as mapped values, not as the attributes the loader options take.
+_PAGE_HTML: QueryableAttribute[Any] = Article.page_html  # type: ignore[assignment]
+_PAGE_CAPTURE: QueryableAttribute[Any] = Article.page_capture  # type: ignore[assignment]
 
 
 def get_article(session: Session, article_id: int) -> Article | None:
@@ -19,8 +24,18 @@ def get_article(session: Session, article_id: int) -> Article | None:
 
 def lock_article(session: Session, article_id: int) -> Article | None:
     """The article, its row locked until the transaction ends (SELECT ... FOR UPDATE on
-    PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the whole database)."""
-    return session.get(Article, article_id, with_for_update=True, populate_existing=True)
+    PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the whole database).
+
+    The page and its capture are left unloaded: the caller read them before taking the
+    lock and only clears them, and reading the page again costs its transfer and its
+    decompression a second time."""
+    return session.get(
+        Article,
+        article_id,
+        with_for_update=True,
+        populate_existing=True,
+        options=[defer(_PAGE_HTML), defer(_PAGE_CAPTURE)],
+    )
 
 
 def article_for_guid(session: Session, feed_id: int, guid: str) -> int | None:
