@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -36,6 +36,8 @@ from pipeline.errors import (
 from pipeline.settings import mask_password
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_Row = TypeVar("_Row", bound=SQLModel)
 
 
 _engines: dict[str, Engine] = {}
@@ -141,13 +143,24 @@ def dispose_all() -> None:
 def insert_ignore(session: Session, model: type[SQLModel], values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either backend; True when a row was inserted."""
     table = model.__table__  # type: ignore[attr-defined]
+    key = next(iter(table.primary_key.columns))
+    # RETURNING tells both backends' drivers apart from "row skipped"; rowcount may be -1.
+    statement = _insert_ignoring(session, table, values).returning(key)
+    return session.execute(statement).first() is not None
+
+
+def insert_ignore_row(session: Session, model: type[_Row], values: dict[str, Any]) -> _Row | None:
+    """As ``insert_ignore``, handing back the inserted row as a loaded object (None when
+    skipped): RETURNING the row saves reading it again by a key."""
+    statement = _insert_ignoring(session, model, values).returning(model)
+    return session.scalars(statement).first()
+
+
+def _insert_ignoring(session: Session, target: Any, values: dict[str, Any]) -> Any:
     # Each dialect's module is imported on first use: most commands never insert.
     insert_fn: Any
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as insert_fn
     else:
         from sqlalchemy.dialects.sqlite import insert as insert_fn
-    key = next(iter(table.primary_key.columns))
-    # RETURNING tells both backends' drivers apart from "row skipped"; rowcount may be -1.
-    statement = insert_fn(table).values(**values).on_conflict_do_nothing().returning(key)
-    return session.execute(statement).first() is not None
+    return insert_fn(target).values(**values).on_conflict_do_nothing()

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from pipeline.io.store.engine import insert_ignore
+from pipeline.io.store.engine import insert_ignore, insert_ignore_row
 from pipeline.io.store.tables import Alert, DeliveryAttempt, Notification
 from pipeline.model import OutboxStatus
 
@@ -97,9 +97,7 @@ def record_attempt(
 
 def insert_alert(session: Session, values: dict[str, Any]) -> Alert | None:
     """The new alert row, or None when (rule, article) already has one."""
-    if not insert_ignore(session, Alert, values):
-        return None
-    return session.exec(select(Alert).where(Alert.webhook_id == values["webhook_id"])).one()
+    return insert_ignore_row(session, Alert, values)
 
 
 def get_alert(session: Session, alert_id: int) -> Alert | None:
