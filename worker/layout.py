@@ -58,6 +58,7 @@ TASK_QUEUES: dict[str, QueueName] = {
     "newswatch.deliver_alert": QueueName.DELIVER,
     "newswatch.deliver_notification": QueueName.DELIVER,
     "newswatch.refresh_feed": QueueName.POLL,
+    "newswatch.refresh_feeds": QueueName.POLL,
     "newswatch.fetch_article": QueueName.FETCH,
     "newswatch.process_article": QueueName.EXTRACT,
 }

@@ -71,18 +71,40 @@ def _record_safely(
 @app.task(name="newswatch.refresh_due_feeds", bind=True)
 def refresh_due_feeds(self: Task) -> int:
     def enqueue(feeds: list[polling.DueFeed]) -> None:
-        # One producer (and broker connection) for the whole batch, not one per message;
-        # each poll starts when its feed is due (at most a beat interval away).
+        # One message per batch of feeds due within a moment of each other, all sent over
+        # one producer; a batch starts when its last feed is due (at most a beat away).
         now = get_runtime().now()
+        batches = polling.poll_batches(feeds)
         with app.producer_or_acquire() as producer:
-            for feed in feeds:
-                countdown = max(0.0, (feed.due_at - now).total_seconds())
-                refresh_feed.apply_async(
-                    (feed.feed_id,), countdown=countdown or None, producer=producer
+            for batch in batches:
+                countdown = max(0.0, (batch[-1].due_at - now).total_seconds())
+                refresh_feeds.apply_async(
+                    ([feed.feed_id for feed in batch],),
+                    countdown=countdown or None,
+                    producer=producer,
                 )
 
     report = _run(self, lambda: polling.refresh_due_feeds(get_runtime(), enqueue))
     return len(report.feed_ids) if report else 0
+
+
+@app.task(name="newswatch.refresh_feeds", bind=True)
+def refresh_feeds(self: Task, feed_ids: list[int]) -> int:
+    report = polling.PollBatchReport(list(feed_ids))
+    try:
+        _run(self, lambda: polling.refresh_feeds(report, get_runtime()))
+    except SoftTimeLimitExceeded:
+        # As for one feed: every poll of the batch still running is a failed poll.
+        limit = app.conf.task_soft_time_limit
+        for feed_id in report.unfinished():
+            report.polls.append(polling.record_poll_cut(feed_id, get_runtime(), limit))
+    for feed_id, retry_in in report.busy:
+        # Its host was busy for a moment: that feed alone, shortly, as refresh_feed retries.
+        countdown = min(retry_in, 60.0) * random.uniform(1.0, 1.5)
+        refresh_feed.apply_async((feed_id,), countdown=countdown)
+    for poll in report.polls:
+        _follow_up(poll)
+    return len(report.polls)
 
 
 @app.task(name="newswatch.refresh_feed", bind=True)
@@ -94,12 +116,16 @@ def refresh_feed(self: Task, feed_id: int) -> None:
         # same feed does not take a worker child for the whole limit at every tick.
         report = polling.record_poll_cut(feed_id, get_runtime(), app.conf.task_soft_time_limit)
     if report is not None:
-        observe.count("polls", outcome=str(report.status))
-    new_ids = report.new_article_ids if report else []
-    priority = batch_priority(len(new_ids))
-    for article_id in new_ids:
+        _follow_up(report)
+
+
+def _follow_up(report: polling.PollReport) -> None:
+    """Count the poll, fetch its new articles (a poll's few first), notify the operator."""
+    observe.count("polls", outcome=str(report.status))
+    priority = batch_priority(len(report.new_article_ids))
+    for article_id in report.new_article_ids:
         fetch_article.apply_async((article_id,), priority=priority)
-    for notification_id in report.notification_ids if report else []:
+    for notification_id in report.notification_ids:
         deliver_notification.delay(notification_id)
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pipeline.errors import FetchError, HostBusyError, HTTPStatusError, NotFoundError
 from pipeline.io import store
@@ -15,8 +19,11 @@ from pipeline.io.store import DueFeed
 from pipeline.model import FeedHealth, FetchStatus, PollStatus
 from pipeline.runtime import Runtime
 from pipeline.stages.health import HealthPolicy, PollOutcome, health_event, next_health, usual_gap
-from pipeline.stages.parse import parse_feed
-from pipeline.stages.schedule import next_poll_at
+from pipeline.stages.parse import ParsedFeed, parse_feed
+from pipeline.stages.schedule import due_batches, next_poll_at
+
+if TYPE_CHECKING:
+    from pipeline.io.http import FetchResult
 
 log = logging.getLogger("newswatch")
 
@@ -122,6 +129,44 @@ class PollReport:
     notification_ids: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What a conditional GET of one feed needs, read before the request."""
+
+    feed_id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    interval: timedelta
+
+    @classmethod
+    def of(cls, feed: store.Feed) -> _Target:
+        return cls(
+            int(feed.id),  # type: ignore[arg-type]
+            feed.url,
+            feed.etag,
+            feed.last_modified,
+            timedelta(seconds=feed.interval_seconds),
+        )
+
+
+@dataclass
+class _Answer:
+    """What one GET came to, before anything of it is stored."""
+
+    target: _Target
+    response: FetchResult | None = None
+    parsed: ParsedFeed | None = None  # None with a response: 304 Not Modified
+    failure: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    busy: HostBusyError | None = None
+
+    @property
+    def has_entries(self) -> bool:
+        return self.failure is None and self.parsed is not None
+
+
 def refresh_feed(feed_id: int, rt: Runtime) -> PollReport:
     """Conditional GET, parse, upsert entries; returns the ids of articles new to the store.
 
@@ -136,109 +181,282 @@ def refresh_feed(feed_id: int, rt: Runtime) -> PollReport:
         feed = store.get_feed(session, feed_id)
         if feed is None:
             raise NotFoundError(f"no feed with id {feed_id}")
-        url, etag, last_modified = feed.url, feed.etag, feed.last_modified
-        interval = timedelta(seconds=feed.interval_seconds)
-    headers = {"Accept": _FEED_ACCEPT}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
+        target = _Target.of(feed)
+    answer = _ask(rt, target)
+    if answer.busy is not None:
+        if answer.busy.retry_in <= rt.settings.beat_interval:
+            raise answer.busy  # soon free: the worker retries the task after a short countdown
+        return _defer_poll(rt, feed_id, answer.busy)  # a long block (Retry-After): in the store
+    return _record_answers(rt, [answer], removed_is_error=True)[0]
+
+
+# Polls per batch task: Celery's cost per message (publish, receive, ack, events) is paid
+# once per batch. Feeds of one batch fall due within a second, so none starts much late.
+POLL_BATCH = 25
+POLL_BATCH_SPREAD = timedelta(seconds=1)
+
+
+def poll_batches(feeds: list[DueFeed]) -> list[list[DueFeed]]:
+    """Claimed feeds grouped for ``refresh_feeds``; each batch is due when its last feed is."""
+    return due_batches(feeds, POLL_BATCH, POLL_BATCH_SPREAD)
+
+
+@dataclass
+class PollBatchReport:
+    feed_ids: list[int]
+    polls: list[PollReport] = field(default_factory=list)
+    # Feeds whose host was busy for a moment, with seconds to wait: nothing was sent, and
+    # the caller polls each again shortly.
+    busy: list[tuple[int, float]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+    def unfinished(self) -> list[int]:
+        """Feeds of the batch with nothing recorded yet (for a batch that was cut)."""
+        done = {p.feed_id for p in self.polls} | {f for f, _ in self.busy} | set(self.removed)
+        return [feed_id for feed_id in self.feed_ids if feed_id not in done]
+
+
+def refresh_feeds(report: PollBatchReport, rt: Runtime) -> PollBatchReport:
+    """``refresh_feed`` for a batch: one read of the feeds, their GETs at once (each holding
+    its host's slot), then one transaction for every answer without entries to store (a 304,
+    a failure); a feed with entries is stored as ``refresh_feed`` stores it.
+
+    Fills ``report`` as it goes, so a caller whose batch was cut knows what is left.
+    """
+    with store.session_scope(rt.store_url) as session:
+        feeds = store.get_feeds(session, report.feed_ids)
+        targets = [_Target.of(feeds[i]) for i in report.feed_ids if i in feeds]
+    report.removed = [feed_id for feed_id in report.feed_ids if feed_id not in feeds]
+    answers = _ask_all(rt, targets)
+    for answer in answers:
+        busy, feed_id = answer.busy, answer.target.feed_id
+        if busy is not None and busy.retry_in <= rt.settings.beat_interval:
+            report.busy.append((feed_id, busy.retry_in))
+            log.info("feed %s put off: %s", feed_id, busy, extra={"feed_id": feed_id})
+        elif busy is not None:
+            report.polls.append(_defer_poll(rt, feed_id, busy))
+    report.polls += _record_answers(rt, [a for a in answers if a.busy is None])
+    return report
+
+
+# GETs of poll batches in flight at once per process: room for the slow feeds of several
+# batches, while these and a worker's page fetches (io_threads) stay within the HTTP
+# client's 100 pooled connections. Past that, a GET would wait for a connection while
+# holding its host's slot, and other feeds of that host would be put off.
+POLL_THREADS = 64
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _poll_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:  # one pool per process: a forked child starts its own
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll"))
+        return _pool[1]
+
+
+def _ask_all(rt: Runtime, targets: list[_Target]) -> list[_Answer]:
+    if len(targets) <= 1:
+        return [_ask(rt, target) for target in targets]
+    futures = [_poll_pool().submit(_ask_safely, rt, target) for target in targets]
     try:
-        response = rt.hosts.get(rt.http, url, headers)
+        return [future.result() for future in futures]
+    except BaseException:
+        # Cut by the worker's time limit: GETs not started never start; one still stuck
+        # ends at its own deadline and its answer is dropped.
+        for future in futures:
+            future.cancel()
+        raise
+
+
+def _ask_safely(rt: Runtime, target: _Target) -> _Answer:
+    # One feed's surprise must not cost the batch: it is that feed's failed poll.
+    try:
+        return _ask(rt, target)
+    except Exception as exc:
+        log.exception("feed %s poll raised", target.feed_id, extra={"feed_id": target.feed_id})
+        return _Answer(target, failure=f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _ask(rt: Runtime, target: _Target) -> _Answer:
+    headers = {"Accept": _FEED_ACCEPT}
+    if target.etag:
+        headers["If-None-Match"] = target.etag
+    if target.last_modified:
+        headers["If-Modified-Since"] = target.last_modified
+    try:
+        response = rt.hosts.get(rt.http, target.url, headers)
         parsed = (
             None
             if response.status_code == 304
             else parse_feed(response.body, response.headers, response.url)
         )
     except HostBusyError as busy:
-        if busy.retry_in <= rt.settings.beat_interval:
-            raise  # soon free: the worker retries the task after a short countdown
-        return _defer_poll(rt, feed_id, busy)  # a long block (Retry-After): in the store
+        return _Answer(target, busy=busy)
     except (FetchError, ValueError) as exc:
-        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-        status = exc.status_code if isinstance(exc, HTTPStatusError) else None
-        return _record_poll_failure(rt, feed_id, interval, str(exc), status, retry_after)
+        if isinstance(exc, HTTPStatusError):
+            return _Answer(
+                target, failure=str(exc), status=exc.status_code, retry_after=exc.retry_after
+            )
+        return _Answer(target, failure=str(exc))
     if parsed is not None and not parsed.entries and (parsed.problem or not parsed.title):
         # Something answered, but not with a feed (a web page, an error page): a failure,
         # not an empty feed.
         reason = f"not a feed: {parsed.problem or 'no entries and no feed title'}"
-        return _record_poll_failure(rt, feed_id, interval, reason, response.status_code, None)
+        return _Answer(target, response, failure=reason, status=response.status_code)
+    return _Answer(target, response, parsed)
 
+
+def _record_answers(
+    rt: Runtime, answers: list[_Answer], removed_is_error: bool = False
+) -> list[PollReport]:
+    """Store answers: all without entries in one transaction, each with entries in its own.
+
+    A feed removed during its poll is skipped, or with ``removed_is_error`` (one feed
+    polled by itself) raises NotFoundError.
+    """
+    reports: list[PollReport] = []
+    quick = [answer for answer in answers if not answer.has_entries]
+    if quick:
+        now = rt.now()
+        with store.session_scope(rt.store_url) as session:
+            feeds = store.get_feeds(session, [answer.target.feed_id for answer in quick])
+            for answer in quick:
+                feed_id = answer.target.feed_id
+                feed = feeds.get(feed_id)
+                if answer.failure is not None:
+                    reports.append(
+                        _apply_failure(
+                            rt,
+                            session,
+                            feed_id,
+                            feed,
+                            answer.failure,
+                            answer.status,
+                            answer.retry_after,
+                            now,
+                        )
+                    )
+                elif feed is not None:
+                    report = PollReport(feed_id=feed_id, status=PollStatus.NOT_MODIFIED)
+                    reports.append(_apply_poll(rt, session, feed, answer, report, 0, now))
+                elif removed_is_error:
+                    raise NotFoundError(f"feed {feed_id} was removed while it was being polled")
+    for answer in answers:
+        if answer.has_entries:
+            reports.append(_store_entries(rt, answer))
+    for report in reports:
+        _log_poll(report)
+    return reports
+
+
+def _store_entries(rt: Runtime, answer: _Answer) -> PollReport:
+    parsed, feed_id = answer.parsed, answer.target.feed_id
+    assert parsed is not None
     report = PollReport(
-        feed_id=feed_id, status=PollStatus.NOT_MODIFIED if parsed is None else PollStatus.OK
+        feed_id=feed_id,
+        status=PollStatus.OK,
+        entries=len(parsed.entries),
+        problem=parsed.problem,
     )
     now = rt.now()
     new_entries = 0
-    if parsed is not None:
-        report.entries = len(parsed.entries)
-        report.problem = parsed.problem
+    with store.session_scope(rt.store_url) as session:
+        backlog_before = _backlog_limit(_polled_feed(session, feed_id), now, rt)
+    # Each batch is its own transaction: a 10,000-item feed must not hold SQLite's one
+    # write lock for a minute. Storing an entry is idempotent, and the feed's validators
+    # are saved last, so a poll cut half-way is simply repeated in full.
+    for start in range(0, len(parsed.entries), ENTRIES_PER_TRANSACTION):
+        batch = parsed.entries[start : start + ENTRIES_PER_TRANSACTION]
         with store.session_scope(rt.store_url) as session:
-            backlog_before = _backlog_limit(_polled_feed(session, feed_id), now, rt)
-        # Each batch is its own transaction: a 10,000-item feed must not hold SQLite's one
-        # write lock for a minute. Storing an entry is idempotent, and the feed's validators
-        # are saved last, so a poll cut half-way is simply repeated in full.
-        for start in range(0, len(parsed.entries), ENTRIES_PER_TRANSACTION):
-            batch = parsed.entries[start : start + ENTRIES_PER_TRANSACTION]
-            with store.session_scope(rt.store_url) as session:
-                for entry in batch:
-                    if entry.guid and store.article_for_guid(session, feed_id, entry.guid):
-                        continue
-                    quiet = backlog_before is not None and (
-                        entry.published is None or entry.published < backlog_before
-                    )
-                    article_id, inserted = store.upsert_article(
-                        session,
-                        {
-                            "canonical_url": entry.canonical_url,
-                            "guid": entry.guid,
-                            "title": entry.title,
-                            "author": entry.author,
-                            "published": entry.published,
-                            "summary": entry.content or entry.summary,
-                            "fetch_status": FetchStatus.PENDING,
-                            "created_at": now,
-                            "alerts_suppressed": _BACKLOG_REASON if quiet else None,
-                        },
-                    )
-                    if store.link_feed_article(session, feed_id, article_id, entry.guid):
-                        new_entries += 1
-                    if inserted:
-                        report.new_article_ids.append(article_id)
+            for entry in batch:
+                if entry.guid and store.article_for_guid(session, feed_id, entry.guid):
+                    continue
+                quiet = backlog_before is not None and (
+                    entry.published is None or entry.published < backlog_before
+                )
+                article_id, inserted = store.upsert_article(
+                    session,
+                    {
+                        "canonical_url": entry.canonical_url,
+                        "guid": entry.guid,
+                        "title": entry.title,
+                        "author": entry.author,
+                        "published": entry.published,
+                        "summary": entry.content or entry.summary,
+                        "fetch_status": FetchStatus.PENDING,
+                        "created_at": now,
+                        "alerts_suppressed": _BACKLOG_REASON if quiet else None,
+                    },
+                )
+                if store.link_feed_article(session, feed_id, article_id, entry.guid):
+                    new_entries += 1
+                if inserted:
+                    report.new_article_ids.append(article_id)
     with store.session_scope(rt.store_url) as session:
         feed = _polled_feed(session, feed_id)
-        if parsed is not None:
-            feed.etag = response.headers.get("etag") or feed.etag
-            feed.last_modified = response.headers.get("last-modified") or feed.last_modified
-            if not feed.name and parsed.title:
-                feed.name = parsed.title[:300]
-            feed.first_polled_at = feed.first_polled_at or now
-            gap = usual_gap([e.published for e in parsed.entries if e.published is not None])
-            feed.entry_gap_seconds = gap or feed.entry_gap_seconds
-            if new_entries:
-                feed.last_new_entry_at = now
-            # A 304 keeps the failure count: it never hides a failure.
-            feed.error_count = 0
-        if parsed is not None:
-            feed.last_error = (
-                f"malformed feed, kept {report.entries} entries: {report.problem}"
-                if report.problem
-                else None
-            )
-        feed.last_status = response.status_code
-        feed.last_polled_at = now
-        feed.next_poll_at = next_poll_at(now, interval)
-        outcome = PollOutcome(failed=False, not_modified=parsed is None, new_entries=new_entries)
-        report.health, report.notification_ids = _update_health(rt, session, feed, outcome, now)
-        session.add(feed)
+        return _apply_poll(rt, session, feed, answer, report, new_entries, now)
+
+
+def _apply_poll(
+    rt: Runtime,
+    session: store.Session,
+    feed: store.Feed,
+    answer: _Answer,
+    report: PollReport,
+    new_entries: int,
+    now: datetime,
+) -> PollReport:
+    response, parsed = answer.response, answer.parsed
+    assert response is not None
+    if parsed is not None:
+        feed.etag = response.headers.get("etag") or feed.etag
+        feed.last_modified = response.headers.get("last-modified") or feed.last_modified
+        if not feed.name and parsed.title:
+            feed.name = parsed.title[:300]
+        feed.first_polled_at = feed.first_polled_at or now
+        gap = usual_gap([e.published for e in parsed.entries if e.published is not None])
+        feed.entry_gap_seconds = gap or feed.entry_gap_seconds
+        if new_entries:
+            feed.last_new_entry_at = now
+        # A 304 keeps the failure count: it never hides a failure.
+        feed.error_count = 0
+        feed.last_error = (
+            f"malformed feed, kept {report.entries} entries: {report.problem}"
+            if report.problem
+            else None
+        )
+    feed.last_status = response.status_code
+    feed.last_polled_at = now
+    feed.next_poll_at = next_poll_at(now, answer.target.interval)
+    outcome = PollOutcome(failed=False, not_modified=parsed is None, new_entries=new_entries)
+    report.health, report.notification_ids = _update_health(rt, session, feed, outcome, now)
+    session.add(feed)
+    return report
+
+
+def _log_poll(report: PollReport) -> None:
+    if report.status == PollStatus.ERROR:
+        log.warning(
+            "feed %s poll failed: %s",
+            report.feed_id,
+            report.error,
+            extra={"feed_id": report.feed_id, "reason": report.error},
+        )
+        return
     log.info(
         "polled feed %s: %s, %d entries, %d new articles",
-        feed_id,
+        report.feed_id,
         report.status,
         report.entries,
         len(report.new_article_ids),
-        extra={"feed_id": feed_id, "status": report.status, "new": len(report.new_article_ids)},
+        extra={
+            "feed_id": report.feed_id,
+            "status": report.status,
+            "new": len(report.new_article_ids),
+        },
     )
-    return report
 
 
 _BACKLOG_REASON = "backlog: older than the limit on the feed's first poll"
@@ -279,53 +497,48 @@ def _backlog_limit(feed: store.Feed, now: datetime, rt: Runtime) -> datetime | N
     return now - timedelta(seconds=rt.settings.backlog_max_age)
 
 
-def _record_poll_failure(
+def _apply_failure(
     rt: Runtime,
+    session: store.Session,
     feed_id: int,
-    interval: timedelta,
+    feed: store.Feed | None,
     message: str,
     status: int | None,
     retry_after: float | None,
+    now: datetime,
 ) -> PollReport:
-    now = rt.now()
     report = PollReport(feed_id=feed_id, status=PollStatus.ERROR, error=message)
-    with store.session_scope(rt.store_url) as session:
-        feed = store.get_feed(session, feed_id)
-        if feed is not None:
-            feed.error_count += 1
-            feed.last_error = message[:2000]
-            feed.last_status = status
-            feed.last_polled_at = now
-            feed.next_poll_at = next_poll_at(
-                now,
-                interval,
-                error_count=feed.error_count,
-                retry_after=retry_after,
-                max_backoff=timedelta(seconds=rt.settings.max_poll_backoff),
-            )
-            report.health, report.notification_ids = _update_health(
-                rt, session, feed, PollOutcome(failed=True), now
-            )
-            session.add(feed)
-    log.warning(
-        "feed %s poll failed: %s",
-        feed_id,
-        message,
-        extra={"feed_id": feed_id, "reason": message},
+    if feed is None:
+        return report
+    feed.error_count += 1
+    feed.last_error = message[:2000]
+    feed.last_status = status
+    feed.last_polled_at = now
+    feed.next_poll_at = next_poll_at(
+        now,
+        timedelta(seconds=feed.interval_seconds),
+        error_count=feed.error_count,
+        retry_after=retry_after,
+        max_backoff=timedelta(seconds=rt.settings.max_poll_backoff),
     )
+    report.health, report.notification_ids = _update_health(
+        rt, session, feed, PollOutcome(failed=True), now
+    )
+    session.add(feed)
     return report
 
 
 def record_poll_cut(feed_id: int, rt: Runtime, limit: float | None) -> PollReport:
     """A poll stopped by the worker's time limit: a failed poll with its backoff."""
+    after = f" after {limit:g}s" if limit else ""
+    reason = f"poll cut by the worker's time limit{after} (the server was too slow)"
     with store.session_scope(rt.store_url) as session:
         feed = store.get_feed(session, feed_id)
         if feed is None:
             return PollReport(feed_id=feed_id, status=PollStatus.ERROR)
-        interval = timedelta(seconds=feed.interval_seconds)
-    after = f" after {limit:g}s" if limit else ""
-    reason = f"poll cut by the worker's time limit{after} (the server was too slow)"
-    return _record_poll_failure(rt, feed_id, interval, reason, None, None)
+        report = _apply_failure(rt, session, feed_id, feed, reason, None, None, rt.now())
+    _log_poll(report)
+    return report
 
 
 def _update_health(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 # Delays after each failed delivery (attempt 1 failed -> wait 5 s, …); then dead-lettered.
 # About 28 hours in all, so a receiver down for a day still gets every alert.
@@ -39,6 +41,28 @@ def next_poll_at(
         delay = max(delay, timedelta(seconds=min(retry_after, max_backoff.total_seconds())))
     jitter = (rng or random).uniform(0, 0.05) * delay.total_seconds()
     return now + delay + timedelta(seconds=jitter)
+
+
+class _Due(Protocol):
+    @property
+    def due_at(self) -> datetime: ...
+
+
+D = TypeVar("D", bound=_Due)
+
+
+def due_batches(due: Sequence[D], size: int, spread: timedelta) -> list[list[D]]:
+    """Items in order of ``due_at``, in batches of at most ``size`` that all fall due within
+    ``spread`` of the batch's first: a batch started when its last item is due starts none
+    more than ``spread`` late."""
+    batches: list[list[D]] = []
+    for item in sorted(due, key=lambda d: d.due_at):
+        last = batches[-1] if batches else None
+        if last and len(last) < size and item.due_at - last[0].due_at <= spread:
+            last.append(item)
+        else:
+            batches.append([item])
+    return batches
 
 
 def next_delivery_at(

@@ -2,8 +2,14 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
-from pipeline.stages.schedule import DELIVERY_RETRY_DELAYS, next_delivery_at, next_poll_at
+from pipeline.stages.schedule import (
+    DELIVERY_RETRY_DELAYS,
+    due_batches,
+    next_delivery_at,
+    next_poll_at,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -39,3 +45,16 @@ def test_delivery_schedule_covers_about_a_day_then_gives_up() -> None:
         total += when - NOW
     assert timedelta(hours=20) < total < timedelta(hours=36)
     assert next_delivery_at(NOW, len(DELIVERY_RETRY_DELAYS) + 1) is None
+
+
+class Due(NamedTuple):
+    feed_id: int
+    due_at: datetime
+
+
+def test_due_feeds_go_in_batches_of_a_size_due_within_a_spread() -> None:
+    # Out of order on purpose: batches follow the due times, not the claim order.
+    due = [Due(n, NOW + timedelta(seconds=0.1 * n)) for n in (5, 0, 1, 2, 3, 4, 30, 31)]
+    batches = due_batches(due, size=4, spread=timedelta(seconds=1))
+    assert [[d.feed_id for d in batch] for batch in batches] == [[0, 1, 2, 3], [4, 5], [30, 31]]
+    assert due_batches([], size=4, spread=timedelta(seconds=1)) == []

@@ -11,6 +11,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
 from pipeline.model import PollStatus
+from pipeline.services import polling
 from pipeline.services.polling import PollReport
 from worker import tasks
 
@@ -35,20 +36,39 @@ def test_process_task_keeps_the_error_for_the_relay_and_still_fails(
     assert recorded == [(7, "extraction blew up")]
 
 
-def test_poll_cut_by_the_soft_time_limit_is_recorded_not_raised(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def recorded_cuts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The feeds whose poll the task records as cut by the time limit."""
     cut: list[int] = []
-
-    def slow_poll(feed_id: int, rt: Any) -> None:
-        raise SoftTimeLimitExceeded()
 
     def record_poll_cut(feed_id: int, rt: Any, limit: float | None) -> PollReport:
         cut.append(feed_id)
         return PollReport(feed_id=feed_id, status=PollStatus.ERROR, error="cut")
 
     monkeypatch.setattr(tasks, "get_runtime", lambda: object())
-    monkeypatch.setattr(tasks.polling, "refresh_feed", slow_poll)
     monkeypatch.setattr(tasks.polling, "record_poll_cut", record_poll_cut)
+    return cut
+
+
+def test_poll_cut_by_the_soft_time_limit_is_recorded_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def slow_poll(feed_id: int, rt: Any) -> None:
+        raise SoftTimeLimitExceeded()
+
+    cut = recorded_cuts(monkeypatch)
+    monkeypatch.setattr(tasks.polling, "refresh_feed", slow_poll)
     tasks.refresh_feed(3)
     assert cut == [3]
+
+
+def test_batch_cut_by_the_soft_time_limit_records_each_poll_left_unfinished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def cut_batch(report: polling.PollBatchReport, rt: Any) -> None:
+        report.polls.append(PollReport(feed_id=1, status=PollStatus.NOT_MODIFIED))
+        raise SoftTimeLimitExceeded()
+
+    cut = recorded_cuts(monkeypatch)
+    monkeypatch.setattr(tasks.polling, "refresh_feeds", cut_batch)
+    assert tasks.refresh_feeds([1, 2, 3]) == 3
+    assert cut == [2, 3]

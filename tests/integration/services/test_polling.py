@@ -27,3 +27,20 @@ def test_malformed_feed_and_unreachable_feed(rt: Runtime, site: SiteServer) -> N
     # A second poll of the same feed adds nothing.
     again = polling.refresh_feed(int(broken.id), rt)  # type: ignore[arg-type]
     assert again.new_article_ids == []
+
+
+def test_a_batch_records_each_feed_as_its_own_poll_would(rt: Runtime, site: SiteServer) -> None:
+    broken = catalog.add_feed(rt, f"{site.base_url}/feeds/broken.rss", "broken", backfill=True)
+    missing = catalog.add_feed(rt, f"{site.base_url}/feeds/nope.rss", "nope", backfill=True)
+    ids = [int(broken.id), int(missing.id), 10**9]  # type: ignore[arg-type]
+    report = polling.refresh_feeds(polling.PollBatchReport(ids), rt)
+    polls = {poll.feed_id: poll for poll in report.polls}
+    assert polls[ids[0]].status == "ok" and len(polls[ids[0]].new_article_ids) == 2
+    assert polls[ids[1]].status == "error" and "404" in (polls[ids[1]].error or "")
+    assert report.removed == [10**9] and report.busy == [] and report.unfinished() == []
+    with session_scope(rt.store_url) as session:
+        feed = session.get(Feed, missing.id)
+        assert feed is not None and feed.error_count == 1 and "404" in (feed.last_error or "")
+    again = polling.refresh_feeds(polling.PollBatchReport(ids[:2]), rt)
+    assert sorted(poll.feed_id for poll in again.polls) == ids[:2]
+    assert all(poll.new_article_ids == [] for poll in again.polls)
