@@ -9,13 +9,13 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tests.e2e.harness import Backend, wait_until
 from worker.loopback import SiteServer, WebhookReceiver
@@ -49,11 +49,12 @@ class Story:
     text: str
 
 
-def make_stories(count: int, term: str = "ceasefire", seed: int = 7) -> list[Story]:
-    """``count`` articles, each mentioning ``term`` once, each about something else."""
+def make_stories(count: int, term: str = "ceasefire", seed: int = 7, first: int = 0) -> list[Story]:
+    """``count`` articles, each mentioning ``term`` once, each about something else;
+    numbered from ``first``, so sets made for one site never share a page."""
     rng = random.Random(seed)
     stories = []
-    for number in range(count):
+    for number in range(first, first + count):
         place = f"{_PLACES[number % len(_PLACES)]} {number}"
         body = [
             " ".join(rng.sample(_WORDS, 14)).capitalize() + "." for _ in range(rng.randint(6, 9))
@@ -169,6 +170,78 @@ def wait_for_alerts(receivers: list[WebhookReceiver], total: int, timeout: float
     if wait_until(arrived, timeout, interval=0.25):
         return time.monotonic() - started
     return None
+
+
+# --- scenarios side by side -----------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Concurrent(Generic[T]):
+    """Scenarios that share nothing (each its own backend and servers), all started at once,
+    one thread each. Most of a fault case is waiting (a lease, a retry, a timeout, a worker
+    starting), so two cases overlap for little more than the time of one. A test waits for
+    the scenario it checks and gets its value, or the error (a failure, a skip) it raised."""
+
+    def __init__(self, scenarios: dict[str, Callable[[], T]]) -> None:
+        self._values: dict[str, T] = {}
+        self._errors: dict[str, BaseException] = {}
+        self._threads = {
+            key: threading.Thread(target=self._run, args=(key, run), name=key, daemon=True)
+            for key, run in scenarios.items()
+        }
+        for thread in self._threads.values():
+            thread.start()
+
+    def _run(self, key: str, run: Callable[[], T]) -> None:
+        try:
+            self._values[key] = run()
+        except BaseException as exc:  # pytest's skip and fail too: raised again in the test
+            self._errors[key] = exc
+
+    def result(self, key: str, timeout: float = 900) -> T:
+        thread = self._threads[key]
+        thread.join(timeout)
+        if thread.is_alive():
+            raise AssertionError(f"scenario {key} still running after {timeout:.0f} s")
+        if key in self._errors:
+            raise self._errors[key]
+        return self._values[key]
+
+    def join(self, timeout: float = 900) -> None:
+        """Wait for every scenario: each stops its own processes and servers as it ends."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads.values():
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+@dataclass
+class Outcome:
+    """What one case measured, and the error it stopped at (None: every assertion held)."""
+
+    figures: list[tuple[str, str]] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def note(self, name: str, value: str) -> None:
+        self.figures.append((name, value))
+
+    def report(self, measure: Callable[[str, str], None]) -> None:
+        """In the test: the figures under its id, then its failure, if any."""
+        for name, value in self.figures:
+            measure(name, value)
+        if self.error is not None:
+            raise self.error
+
+
+def attempt(case: Callable[[Outcome], None]) -> Outcome:
+    """Run one case of a scenario: its failure is kept for its test, and the scenario goes
+    on to the next case."""
+    outcome = Outcome()
+    try:
+        case(outcome)
+    except Exception as exc:  # an assertion, or the CLI failing: the test's to report
+        outcome.error = exc
+    return outcome
 
 
 # --- the worker's memory --------------------------------------------------------------
