@@ -25,7 +25,15 @@ TASK_ROUTES = {
 def celery_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "broker_url": settings.celery_broker_url,
+        # A worker waits for its broker for as long as it is away, at start and after a
+        # lost connection: `newswatch run` restarts a worker that exits, but one that exits
+        # while the broker is down only exits again. (Celery gives up after 100 tries by
+        # default, some 46 minutes, then stops with an "Unrecoverable error".)
         "broker_connection_retry_on_startup": True,
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
+        # Celery's consumer, fixed to survive a lost connection while tasks run: see there.
+        "worker_consumer": "worker.consumer:Consumer",
         "task_serializer": "json",
         "accept_content": ["json"],
         "result_serializer": "json",
