@@ -126,7 +126,8 @@ def _start_worker(spec: Any, supervised: bool) -> None:
     _attach_broker(rt.settings)
     from worker.celery_app import app as celery_app
 
-    _check_broker(celery_app)
+    if not supervised:  # `newswatch run` checked it once; a restarted child waits for it
+        _check_broker(celery_app)
     argv = [
         "worker",
         f"--queues={','.join(queue.value for queue in spec.queues)}",
@@ -139,7 +140,9 @@ def _start_worker(spec: Any, supervised: bool) -> None:
     ]
     if rt.settings.log_level in ("WARNING", "ERROR", "CRITICAL"):
         argv.insert(0, "--quiet")  # a global option: it goes before the sub-command
-    celery_app.worker_main(argv)
+    # Not worker_main(): it drops the worker's exit status, and a worker that stopped on an
+    # "Unrecoverable error" would look to `run` and systemd like one that was asked to stop.
+    sys.exit(celery_app.start(argv))
 
 
 def _attach_broker(settings: Any) -> None:
@@ -186,6 +189,11 @@ def run(
     _attach_broker(rt.settings)
     _prepare_metrics_dir(rt)  # before worker.tasks: it installs the metrics sink on import
     import worker.tasks  # noqa: F401  (once here: the forked children share the imports)
+    from worker.celery_app import app as celery_app
+
+    # Once, here, as one line: the children do not check it, so that one restarted while
+    # the broker is down waits for it (Celery retries) instead of exiting at once.
+    _check_broker(celery_app)
     from worker.layout import run_layout
     from worker.supervisor import supervise
 
@@ -260,9 +268,12 @@ def beat(supervised: Annotated[bool, _SUPERVISED] = False) -> None:
     _attach_broker(rt.settings)
     from worker.celery_app import app as celery_app
 
-    _check_broker(celery_app)
+    if not supervised:
+        _check_broker(celery_app)
     schedule = _beat_schedule(rt)
-    celery_app.start(["beat", f"--loglevel={rt.settings.log_level}", f"--schedule={schedule}"])
+    sys.exit(
+        celery_app.start(["beat", f"--loglevel={rt.settings.log_level}", f"--schedule={schedule}"])
+    )
 
 
 def _beat_schedule(rt: Any) -> Path:

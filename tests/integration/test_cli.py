@@ -59,6 +59,8 @@ def _assert_one_line_error(result, fragment: str) -> None:  # type: ignore[no-un
         (("extract", "/no/such/file.html"), {}, "no such file"),
         (("feeds", "list"), {"NEWSWATCH_BEAT_INTERVAL": "soon"}, "NEWSWATCH_BEAT_INTERVAL"),
         (("worker",), {"NEWSWATCH_BROKER_URL": "redis://127.0.0.1:1/0"}, "cannot reach the broker"),
+        # Checked once by `run` itself, before it forks: its children wait for the broker.
+        (("run",), {"NEWSWATCH_BROKER_URL": "redis://127.0.0.1:1/0"}, "cannot reach the broker"),
         (
             ("feeds", "list"),
             {"NEWSWATCH_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:1/x"},
