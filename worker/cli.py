@@ -195,8 +195,12 @@ def run(
     # the broker is down waits for it (Celery retries) instead of exiting at once.
     _check_broker(celery_app)
     from worker.layout import run_layout
+    from worker.logs import configure_logging
     from worker.supervisor import supervise
 
+    # The supervisor's own lines (a child started, exited, restarted) in the children's
+    # format and level; unconfigured, INFO lines were dropped and the rest had no time.
+    configure_logging(rt.settings.log_level, rt.settings.log_format)
     children: list[tuple[str, Any]] = [
         (spec.name, functools.partial(_start_worker, spec, True))
         for spec in run_layout(rt.settings, concurrency)

@@ -1,8 +1,9 @@
 """The broker and the store taken away mid-run, and processes that share them.
 
 - Redis SIGKILLed with messages queued, then restarted (a redis-server of the test's own,
-  append-only); Redis down while an article is fetched and processed; a worker's consumer
-  letting go of its dead connection while it holds unacknowledged tasks.
+  append-only); Redis down while an article is fetched and processed, also with the I/O
+  worker killed meanwhile; a worker's consumer letting go of its dead connection while it
+  holds unacknowledged tasks.
 - PostgreSQL (a cluster of the test's own) unavailable for 30 s mid-run: the workers
   recover by themselves, nobody restarts them.
 - SQLite held by ``BEGIN IMMEDIATE`` in another process for 45 s.
@@ -11,9 +12,16 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import sqlite3
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,8 +32,9 @@ from kombu import Connection, Exchange, Queue
 
 from tests.e2e.harness import Backend, backend, newswatch_process, wait_until
 from tests.faults.conftest import Measure
-from tests.faults.servers import install_tripwire, own_postgres, own_redis
+from tests.faults.servers import OwnRedis, install_tripwire, own_postgres, own_redis
 from tests.faults.world import (
+    Newsroom,
     add_feed,
     assert_promise,
     newsroom,
@@ -33,6 +42,7 @@ from tests.faults.world import (
     tail,
     wait_for_alerts,
 )
+from worker import supervisor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -77,11 +87,17 @@ def test_redis_killed_with_messages_queued(tmp_path: Path, measure: Measure) -> 
         assert_promise(room.expected, room.receiver, log=log)
 
 
-def test_redis_down_while_an_article_is_processed(tmp_path: Path, measure: Measure) -> None:
-    """Redis is SIGKILLed while the first page is being served, so the follow-up task
-    cannot be sent; it comes back 10 s later. The stored state (the article's relay, the
-    alerts outbox) catches what was lost, with no restart of the worker."""
-    log = tmp_path / "worker.log"
+@dataclass
+class Outage:
+    b: Backend
+    room: Newsroom
+    redis: OwnRedis
+    killed: threading.Event  # set when Redis was killed
+
+
+@contextmanager
+def redis_dies_at_the_first_page(tmp_path: Path) -> Iterator[Outage]:
+    """Redis of the test's own, SIGKILLed while the first article page is being served."""
     with (
         own_redis(tmp_path / "redis") as redis,
         backend("services", tmp_path, broker_url=redis.url) as b,
@@ -96,17 +112,62 @@ def test_redis_down_while_an_article_is_processed(tmp_path: Path, measure: Measu
                 redis.kill()
 
         room.site.on_get = kill_redis_once
-        add_feed(b, room.feed_url(), "news")
-        with newswatch_process(b, log, "run", "--concurrency", "2") as worker:
-            assert killed.wait(120), tail(log)
+        yield Outage(b, room, redis, killed)
+
+
+def bring_redis_back(
+    outage: Outage, worker: subprocess.Popen[bytes], log: Path, measure: Measure
+) -> None:
+    """Redis restarted: every story alerts with the same `newswatch run` still up."""
+    outage.redis.start()
+    restarted_at = time.monotonic()
+    took = wait_for_alerts([outage.room.receiver], STORIES, timeout=240)
+    assert took is not None, tail(log)
+    assert worker.poll() is None, "the worker gave up while Redis was down"
+    measure("recovery", f"{time.monotonic() - restarted_at:.1f} s after Redis restarted")
+
+
+def test_redis_down_while_an_article_is_processed(tmp_path: Path, measure: Measure) -> None:
+    """Redis is SIGKILLed while the first page is being served, so the follow-up task
+    cannot be sent; it comes back 10 s later. The stored state (the article's relay, the
+    alerts outbox) catches what was lost, with no restart of the worker."""
+    log = tmp_path / "worker.log"
+    with redis_dies_at_the_first_page(tmp_path) as outage:
+        add_feed(outage.b, outage.room.feed_url(), "news")
+        with newswatch_process(outage.b, log, "run", "--concurrency", "2") as worker:
+            assert outage.killed.wait(120), tail(log)
             time.sleep(10)
-            redis.start()
-            restarted_at = time.monotonic()
-            took = wait_for_alerts([room.receiver], STORIES, timeout=240)
-            assert took is not None, tail(log)
-            assert worker.poll() is None, "the worker gave up while Redis was down"
-        measure("recovery", f"{time.monotonic() - restarted_at:.1f} s after Redis restarted")
-        assert_promise(room.expected, room.receiver, log=log)
+            bring_redis_back(outage, worker, log, measure)
+        assert_promise(outage.room.expected, outage.room.receiver, log=log)
+
+
+def _child_pids(log: Path, name: str) -> list[int]:
+    """The pids `newswatch run` logged for its child ``name``, in the order it started them."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return [int(pid) for pid in re.findall(rf"\b{re.escape(name)} started, pid (\d+)", text)]
+
+
+def test_a_worker_killed_while_redis_is_down_is_started_again(
+    tmp_path: Path, measure: Measure
+) -> None:
+    """The threaded I/O worker of `newswatch run`, up for a while, is SIGKILLed while Redis
+    is down: run starts it again at once, and the new one waits for Redis (it does not
+    exit at start, which would stop the whole run); nothing is lost once Redis is back."""
+    log = tmp_path / "worker.log"
+    with redis_dies_at_the_first_page(tmp_path) as outage:
+        with newswatch_process(outage.b, log, "run", "--concurrency", "2") as worker:
+            assert wait_until(lambda: _child_pids(log, "io"), 60), tail(log)
+            # Past its start-up: a death now is a crash to recover from, not a bad start.
+            time.sleep(supervisor.MIN_UPTIME + 1)
+            add_feed(outage.b, outage.room.feed_url(), "news")
+            assert outage.killed.wait(120), tail(log)
+            os.kill(_child_pids(log, "io")[0], signal.SIGKILL)
+            assert wait_until(lambda: len(_child_pids(log, "io")) == 2, 30), tail(log)
+            time.sleep(supervisor.MIN_UPTIME)  # longer than a child that exits at start lives
+            assert worker.poll() is None, "run gave up while Redis was down\n" + tail(log)
+            bring_redis_back(outage, worker, log, measure)
+            assert len(_child_pids(log, "io")) == 2, "the new I/O worker exited too"
+        assert_promise(outage.room.expected, outage.room.receiver, log=log)
 
 
 def _consumer_holding_a_task(app: Celery) -> tuple[Any, Connection, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -73,3 +74,34 @@ def test_a_child_killed_later_is_started_again_and_sigterm_stops_all(
     assert status == 0
     assert len(_pids(marker)) == 2
     assert not _alive(_pids(marker)[1])
+
+
+def test_a_child_that_ran_then_keeps_failing_is_restarted_with_pauses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A child that ran, then dies at once after each restart (whatever the reason), is
+    # waited out with growing pauses: `run` neither spins nor stops the whole pipeline.
+    monkeypatch.setattr(supervisor, "MIN_UPTIME", 0.5)
+    monkeypatch.setattr(supervisor, "MAX_RESTART_PAUSE", 0.4)
+    starts = tmp_path / "starts"
+
+    def flaky() -> None:
+        with starts.open("a") as out:
+            out.write(f"{time.monotonic()}\n")
+        runs = len(starts.read_text().split())
+        time.sleep(0.8 if runs == 1 else 0.0)  # the first run is long, the next ones fail
+        raise SystemExit(1)
+
+    def stop_after_restarts() -> None:
+        assert _wait(lambda: starts.exists() and len(starts.read_text().split()) >= 4)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=stop_after_restarts)
+    thread.start()
+    status = supervisor.supervise([("flaky", flaky)], poll_interval=0.05)
+    thread.join(timeout=30)
+    assert status == 0  # stopped by the signal, not given up
+    times = [float(x) for x in starts.read_text().split()]
+    assert len(times) >= 4
+    # After the first quick failure there is a pause before each restart.
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(times[1:]))
