@@ -7,9 +7,10 @@ exchange; a cap on the decompressed body; and a bounded number of redirects, eac
 re-checked. The guard runs inside the connection backend, on the address actually dialled,
 so a DNS answer cannot change between the check and the connect.
 
-The deadline is enforced on the socket: every read, write and TLS handshake of the exchange
-gets at most what is left of it, so a server that sends its headers or body a byte at a
-time is cut off at the deadline (httpx's own timeouts restart on every byte). The body is
+The deadline is enforced on the socket: the name lookup and every read, write and TLS
+handshake of the exchange get at most what is left of it, so a server that sends its
+headers or body a byte at a time, or a resolver that never answers, is cut off at the
+deadline (httpx's own timeouts restart on every byte, and know nothing of DNS). The body is
 decoded here, not by httpx, in steps of at most 64 KiB, so the cap holds while decoding.
 """
 
@@ -17,13 +18,16 @@ from __future__ import annotations
 
 import contextvars
 import ipaddress
+import os
 import re
 import socket
 import ssl
+import threading
 import time
 import unicodedata
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -336,6 +340,51 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+# Name lookups in flight at once in this process. getaddrinfo cannot be interrupted: a
+# lookup the deadline gave up on holds its thread until the resolver answers, and this cap
+# keeps a resolver that hangs from piling up threads.
+_MAX_LOOKUPS = 16
+_lookup_slots = threading.BoundedSemaphore(_MAX_LOOKUPS)
+
+
+def _fresh_lookup_slots() -> None:
+    global _lookup_slots
+    _lookup_slots = threading.BoundedSemaphore(_MAX_LOOKUPS)
+
+
+# A forked child has none of its parent's lookup threads, which would never give theirs back.
+os.register_at_fork(after_in_child=_fresh_lookup_slots)
+
+
+def _resolve_within(timeout: float | None, resolve: Callable[[], str], host: str) -> str:
+    """``resolve()`` in a thread of its own, given up on after ``timeout`` seconds, so a
+    resolver that hangs costs the exchange no more than what is left of its deadline."""
+    if timeout is None:
+        return resolve()
+    given_up = httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout:g}s")
+    started = time.monotonic()
+    slots = _lookup_slots
+    if not slots.acquire(timeout=timeout):
+        raise given_up
+    answer: Future[str] = Future()
+
+    def run() -> None:
+        try:
+            answer.set_result(resolve())
+        except BaseException as exc:
+            answer.set_exception(exc)
+        finally:
+            slots.release()
+
+    threading.Thread(target=run, name=f"resolve {host[:40]}", daemon=True).start()
+    try:
+        return answer.result(timeout=max(0.0, timeout - (time.monotonic() - started)))
+    except TimeoutError:
+        if answer.done():  # the lookup itself raised a timeout
+            raise
+        raise given_up from None
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Checks the resolved address right before connecting, and dials that address."""
 
@@ -350,7 +399,9 @@ class _GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        address = self._guard.resolve(host, port)
+        address = _resolve_within(
+            _bounded(timeout, "connect"), lambda: self._guard.resolve(host, port), host
+        )
         stream = super().connect_tcp(
             address, port, _bounded(timeout, "connect"), local_address, socket_options
         )

@@ -151,6 +151,36 @@ def test_webhook_post_to_a_header_drip_fails_at_its_timeout(serve: Any) -> None:
     assert time.monotonic() - started < 8
 
 
+def test_a_resolver_that_never_answers_fails_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A feed host whose DNS lookup hangs: the lookup counts against the exchange's
+    deadline like the connect, and the error says so."""
+    answer = threading.Event()
+    lookups: list[str] = []
+
+    def hanging_getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        answer.wait(30)  # bounded: released below, whatever the test's outcome
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_getaddrinfo)
+    started = time.monotonic()
+    try:
+        with (
+            _client(http_connect_timeout=10, http_read_timeout=10, http_total_timeout=1) as client,
+            pytest.raises(TransportError) as info,
+        ):
+            client.get("http://feeds.slow-dns.example/feed.xml")
+    finally:
+        answer.set()
+    elapsed = time.monotonic() - started
+    assert lookups == ["feeds.slow-dns.example"]
+    assert "deadline of 1s" in str(info.value) and "while connecting" in str(info.value)
+    assert not info.value.permanent
+    assert elapsed < 5, elapsed  # a guard: without the deadline, this took the full 30 s
+
+
 def test_deadline_does_not_outlive_the_request(serve: Any) -> None:
     """A fast answer after a slow one: each exchange has its own deadline."""
     body = b"<rss></rss>"
