@@ -413,13 +413,15 @@ def config_show() -> None:
 def sync_config() -> None:
     """Keep the store in step with the feeds and rules files named in the settings
     (NEWSWATCH_FEEDS_FILE, NEWSWATCH_RULES_FILE). Hand-made feeds and rules are never
-    changed; a clash with one is an error line, and the exit status is 2."""
+    changed; a clash with one, or a notify target Apprise cannot use, is an error line, the
+    rest is synced, and the exit status is 2."""
     if _sync_files():
         raise typer.Exit(2)
 
 
 def _sync_files() -> int:
-    """Sync (run, beat and `config sync` call this); returns the number of clashes."""
+    """Sync (run, beat and `config sync` call this); returns the number of error lines
+    (clashes, refused notify targets): what they name was skipped, the rest synced."""
     from pipeline.services import catalog
 
     rt = _runtime()
@@ -427,7 +429,7 @@ def _sync_files() -> int:
     report = catalog.sync_config_files(rt)
     for line in report.released:
         typer.echo(f"newswatch: {line}", err=True)
-    for line in report.clashes:
+    for line in report.clashes + report.refused:
         typer.echo(f"newswatch: error: {line}", err=True)
     files = [str(f) for f in (rt.settings.feeds_file, rt.settings.rules_file) if f]
     if files:
@@ -435,7 +437,7 @@ def _sync_files() -> int:
             f"synced {report.feeds} feeds and {report.rules} rules from {', '.join(files)}",
             err=True,
         )
-    return len(report.clashes)
+    return len(report.clashes) + len(report.refused)
 
 
 # --- feeds ------------------------------------------------------------------------------

@@ -377,6 +377,7 @@ class SyncReport:
     rules: int = 0
     released: list[str] = field(default_factory=list)  # no longer declared: now hand-made
     clashes: list[str] = field(default_factory=list)  # one line each, naming both sources
+    refused: list[str] = field(default_factory=list)  # a rule's notify target, one line each
 
 
 def sync_config_files(rt: Runtime) -> SyncReport:
@@ -386,7 +387,9 @@ def sync_config_files(rt: Runtime) -> SyncReport:
     name made by hand is never changed: that is a clash, reported and skipped. What the
     files owned and no longer declare is disabled and handed over to the user (so it can
     be removed by hand). Both files are read and validated before anything is written, so a
-    mistake in either changes nothing. With no file configured, nothing happens.
+    mistake in either changes nothing; only a notify target Apprise cannot use is refused
+    alone (a line in the report), and its rule synced without it. With no file configured,
+    nothing happens.
     """
     from pipeline.io.config_files import load_feeds_file, load_rules_file
 
@@ -443,7 +446,7 @@ def _sync_rules(rt: Runtime, rules: list[RuleSpec], report: SyncReport) -> None:
                 spec.feed,
                 spec.enabled,
                 spec.mode,
-                spec.notify,
+                _usable_targets(rt, spec, report),
                 origin=Origin.CONFIG,
             )
         except ConflictError as exc:
@@ -457,6 +460,27 @@ def _sync_rules(rt: Runtime, rules: list[RuleSpec], report: SyncReport) -> None:
                 rule.origin, rule.enabled, rule.updated_at = Origin.USER, False, store.utcnow()
                 session.add(rule)
                 report.released.append(f"rule {rule.name!r} disabled: no longer in {source}")
+
+
+def _usable_targets(rt: Runtime, spec: RuleSpec, report: SyncReport) -> list[str]:
+    """The rule's notify targets that Apprise can send to; each other one is refused with
+    its reason. Whether Apprise knows a URL depends on its version and plugins, not only on
+    the file, and one such target must not keep every other rule, or this rule's webhook,
+    out of the store."""
+    from pipeline.io.channels import validate_target
+
+    usable = []
+    for target in spec.notify:
+        try:
+            validate_target(Channel.APPRISE, target)
+        except ValueError as exc:
+            report.refused.append(
+                f"rule {spec.name!r} in {rt.settings.rules_file}: notify target refused "
+                f"(the rule is kept without it): {exc}"
+            )
+            continue
+        usable.append(target)
+    return usable
 
 
 def add_sample_rules(rt: Runtime, webhook_url: str, secret: str | None = None) -> list[Rule]:

@@ -81,6 +81,30 @@ def test_invalid_yaml_config(tmp_path: Path) -> None:
     _assert_one_line_error(result, "invalid YAML")
 
 
+def test_a_notify_target_apprise_cannot_use_refuses_only_that_target(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - name: ceasefire\n"
+        "    query: ceasefire\n"
+        "    webhook: https://hooks.example.org/newswatch\n"
+        "    notify: ['tgramm://123456:ABCDEF/42', 'json://hooks.example.org/notify']\n"
+        "  - name: evacuation\n"
+        "    query: evacuation\n"
+        "    webhook: https://hooks.example.org/newswatch\n"
+    )
+    result = _run(tmp_path, "config", "sync", NEWSWATCH_RULES_FILE=str(rules))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if "error" in line]
+    assert "'ceasefire'" in error and "notify target refused" in error and "tgramm://" in error
+    assert "ABCDEF" not in error  # the target's token stays out of the logs
+    assert "synced 0 feeds and 2 rules" in result.stderr
+    listed = _run(tmp_path, "rules", "list").stdout
+    assert "ceasefire" in listed and "evacuation" in listed
+    assert "+1 channels" in listed  # the other target of that rule is kept
+
+
 def test_feeds_and_rules_round_trip(tmp_path: Path) -> None:
     assert (
         _run(
