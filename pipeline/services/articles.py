@@ -28,12 +28,12 @@ def fetch_article(article_id: int, rt: Runtime) -> FetchStatus:
     politeness): the caller tries again later.
     """
     with store.session_scope(rt.store_url) as session:
-        article = store.get_article(session, article_id)
-        if article is None:
-            raise NotFoundError(f"no article with id {article_id}")
-        if article.fetch_status != FetchStatus.PENDING:
-            return FetchStatus(article.fetch_status)
-        url = article.canonical_url
+        target = store.fetch_target(session, article_id)
+    if target is None:
+        raise NotFoundError(f"no article with id {article_id}")
+    status, url = target
+    if status != FetchStatus.PENDING:
+        return status
     html: bytes | None = None
     capture: dict[str, Any] | None = None
     reason: str | None = None
@@ -51,16 +51,11 @@ def fetch_article(article_id: int, rt: Runtime) -> FetchStatus:
         except Exception as exc:  # never leave an article stuck on an unexpected failure
             log.exception("page fetch failed", extra={"article_id": article_id})
             reason = f"page unavailable: {type(exc).__name__}: {exc}"
+    status = FetchStatus.FETCHED if html is not None else FetchStatus.FALLBACK
     with store.session_scope(rt.store_url) as session:
-        article = store.get_article(session, article_id)
-        if article is None:
+        if not store.record_fetch(session, article_id, html, capture, status, reason):
             raise NotFoundError(f"article {article_id} was removed while it was being fetched")
-        article.page_html = html
-        article.page_capture = capture
-        article.fetch_status = FetchStatus.FETCHED if html is not None else FetchStatus.FALLBACK
-        article.fetch_reason = reason
-        session.add(article)
-        return FetchStatus(article.fetch_status)
+    return status
 
 
 @dataclass

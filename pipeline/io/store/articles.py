@@ -38,6 +38,32 @@ def lock_article(session: Session, article_id: int) -> Article | None:
     )
 
 
+def fetch_target(session: Session, article_id: int) -> tuple[FetchStatus, str] | None:
+    """(fetch status, canonical URL) of an article, without its row (None: no such article)."""
+    row = session.exec(
+        select(Article.fetch_status, Article.canonical_url).where(col(Article.id) == article_id)
+    ).first()
+    return None if row is None else (FetchStatus(row[0]), str(row[1]))
+
+
+def record_fetch(
+    session: Session,
+    article_id: int,
+    page: bytes | None,
+    capture: dict[str, Any] | None,
+    status: FetchStatus,
+    reason: str | None,
+) -> bool:
+    """Keep a page fetch's outcome in one UPDATE; False when the article is gone."""
+    updated = session.execute(
+        update(Article)
+        .where(col(Article.id) == article_id)
+        .values(page_html=page, page_capture=capture, fetch_status=status, fetch_reason=reason)
+        .returning(col(Article.id))
+    )
+    return updated.first() is not None
+
+
 def article_for_guid(session: Session, feed_id: int, guid: str) -> int | None:
     return session.exec(
         select(FeedArticle.article_id).where(
