@@ -1,11 +1,14 @@
 """Receivers that fail: 500 then 200, refusing connections, hanging, 429 with Retry-After,
-410 — each behind its own rule, all in one real worker run per backend. Every alert a
-receiver can take arrives, under the webhook-id its first attempt carried."""
+410 — each behind its own rule, all in one real worker run per backend, the two backends
+side by side. Every alert a receiver can take arrives, under the webhook-id its first
+attempt carried."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -15,9 +18,12 @@ from tests.e2e.harness import Backend, backend, newswatch_process, wait_until
 from tests.faults.conftest import Measure
 from tests.faults.servers import free_port, install_tripwire
 from tests.faults.world import (
+    Concurrent,
+    Outcome,
     add_feed,
     alerts,
     assert_promise,
+    attempt,
     newsroom,
     store_rows,
     tail,
@@ -27,6 +33,7 @@ from worker.loopback import HANG, WebhookReceiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
+KINDS = ["services", "embedded"]
 STORIES = 3
 RETRY_AFTER = 8
 
@@ -43,8 +50,7 @@ def _retry_gaps(b: Backend, rule: str) -> list[float]:
     return gaps
 
 
-@pytest.mark.parametrize("kind", ["services", "embedded"])
-def test_receivers_that_fail(kind: str, tmp_path: Path, measure: Measure) -> None:
+def _receivers_fail(kind: str, tmp_path: Path, out: Outcome) -> None:
     log = tmp_path / "worker.log"
     with (
         backend(kind, tmp_path) as b,
@@ -94,8 +100,8 @@ def test_receivers_that_fail(kind: str, tmp_path: Path, measure: Measure) -> Non
                 assert worker.poll() is None
                 time.sleep(3)  # a few more relay ticks: the gone endpoint stays untouched
                 throttled_gaps = _retry_gaps(b, "throttled")
-            measure("refused, then up", f"all delivered {took:.1f} s after the receiver came up")
-            measure("all receivers", f"{time.monotonic() - back_at:.1f} s to the last alert")
+            out.note("refused, then up", f"all delivered {took:.1f} s after the receiver came up")
+            out.note("all receivers", f"{time.monotonic() - back_at:.1f} s to the last alert")
             expected = {"ceasefire": STORIES, "hanging": STORIES, "throttled": STORIES}
             expected["refused"] = STORIES
             assert_promise(expected, *receivers, log=log)
@@ -106,7 +112,7 @@ def test_receivers_that_fail(kind: str, tmp_path: Path, measure: Measure) -> Non
             assert throttled_gaps, "the throttled alert was never retried"
             waited = min(throttled_gaps)
             assert waited >= RETRY_AFTER * 0.9, f"Retry-After {RETRY_AFTER}: retried after {waited}"
-            measure("429 Retry-After 8", f"retried after {waited:.1f} s")
+            out.note("429 Retry-After 8", f"retried after {waited:.1f} s")
             # 410: no retry, the alerts are dead and the endpoint switched off.
             assert gone.verified == [] and gone.requests <= STORIES
             gone_rows = [r for r in alerts(b) if r["rule"] == "gone"]
@@ -117,3 +123,28 @@ def test_receivers_that_fail(kind: str, tmp_path: Path, measure: Measure) -> Non
         finally:
             for server in (hanging, throttled, gone, refused):
                 server.stop()
+
+
+@pytest.fixture(scope="module")
+def receiver_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Concurrent[Outcome]]:
+    """Both backends at once: most of a run is waiting on retry delays and timeouts."""
+    runs = Concurrent(
+        {
+            kind: functools.partial(
+                attempt,
+                functools.partial(
+                    _receivers_fail, kind, tmp_path_factory.mktemp(f"receivers-{kind}")
+                ),
+            )
+            for kind in KINDS
+        }
+    )
+    yield runs
+    runs.join()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_receivers_that_fail(
+    kind: str, receiver_runs: Concurrent[Outcome], measure: Measure
+) -> None:
+    receiver_runs.result(kind).report(measure)
