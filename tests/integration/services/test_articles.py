@@ -5,6 +5,11 @@ No worker here: the services are called directly, as the CLI does; the clock is 
 
 from __future__ import annotations
 
+import pytest
+
+from pipeline.errors import NotFoundError
+from pipeline.io import store
+from pipeline.model import FetchStatus
 from pipeline.runtime import Runtime
 from pipeline.services import articles, catalog, polling
 from tests.integration.services.support import Clock
@@ -28,3 +33,27 @@ def test_lost_article_tasks_are_relayed(rt: Runtime, site: SiteServer, clock: Cl
         articles.process_article(article_id, rt)
     clock.advance(seconds=rt.settings.claim_lease + 1)
     assert articles.relay_stuck_articles(rt) == ([], [])
+
+
+def test_a_fetch_keeps_the_page_for_processing_and_is_not_repeated(
+    rt: Runtime, site: SiteServer
+) -> None:
+    feed = catalog.add_feed(rt, f"{site.base_url}/feeds/alpha.rss", "alpha", backfill=True)
+    article_id = polling.refresh_feed(int(feed.id), rt).new_article_ids[0]  # type: ignore[arg-type]
+    assert articles.fetch_article(article_id, rt) == FetchStatus.FETCHED
+    with store.session_scope(rt.store_url) as session:
+        article = store.get_article(session, article_id)
+        assert article is not None and article.page_html and article.page_capture
+        page = article.page_html
+    # A second delivery of the task finds the page there and fetches nothing.
+    requests = sum(site.hits.values())
+    assert articles.fetch_article(article_id, rt) == FetchStatus.FETCHED
+    assert sum(site.hits.values()) == requests
+    articles.process_article(article_id, rt)
+    with store.session_scope(rt.store_url) as session:
+        article = store.get_article(session, article_id)
+        assert article is not None and article.processed_at is not None
+        assert article.page_html is None and article.text
+    assert page.startswith(b"<")
+    with pytest.raises(NotFoundError):
+        articles.fetch_article(article_id + 1000, rt)
