@@ -216,6 +216,7 @@ class Proc:
     popen: subprocess.Popen[bytes]
     log: Path
     peak_rss: dict[int, int] = field(default_factory=dict)  # pid -> KiB
+    cpu: dict[int, float] = field(default_factory=dict)  # pid -> CPU seconds (user + system)
 
     def pids(self) -> list[int]:
         found = []
@@ -229,6 +230,10 @@ class Proc:
 
     def sample(self, key: str = "VmRSS") -> None:
         for pid in self.pids():
+            with suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks = int(fields[11]) + int(fields[12])  # utime + stime
+                self.cpu[pid] = ticks / os.sysconf("SC_CLK_TCK")
             with suppress(OSError):
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith(key + ":"):
@@ -494,6 +499,9 @@ def run_backend(kind: str, args: argparse.Namespace, layout: list[list[str]]) ->
         begin = time.time() + 5
         schedule_feeds(settings.store_url, begin, args.interval, args.feeds, args.hosts)
         end = begin + args.duration
+        for proc in procs:
+            proc.sample()
+        cpu_before = [sum(proc.cpu.values()) for proc in procs]
         while time.time() < end:
             for proc in procs:
                 proc.sample()
@@ -538,9 +546,14 @@ def run_backend(kind: str, args: argparse.Namespace, layout: list[list[str]]) ->
             f"{max(t[3] for t in ticks):.2f}s, {1000 * spent / max(claimed, 1):.2f} ms per "
             "claimed and enqueued feed"
         )
-    for proc in procs:
+    for proc, before in zip(procs, cpu_before, strict=True):
         peak = max(proc.peak_rss.values(), default=0) / 1024
-        print(f"peak RSS {peak:7.1f} MiB (largest of {len(proc.peak_rss)} processes)  {proc.label}")
+        # CPU spent while measured, per poll the server answered then.
+        cpu_ms = 1000 * (sum(proc.cpu.values()) - before) / max(len(requests), 1)
+        print(
+            f"peak RSS {peak:7.1f} MiB (largest of {len(proc.peak_rss)} processes), "
+            f"CPU {cpu_ms:5.2f} ms per poll  {proc.label}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

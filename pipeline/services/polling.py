@@ -164,7 +164,7 @@ class _Answer:
 
     @property
     def has_entries(self) -> bool:
-        return self.failure is None and self.parsed is not None
+        return self.failure is None and self.parsed is not None and bool(self.parsed.entries)
 
 
 def refresh_feed(feed_id: int, rt: Runtime) -> PollReport:
@@ -311,7 +311,8 @@ def _ask(rt: Runtime, target: _Target) -> _Answer:
 def _record_answers(
     rt: Runtime, answers: list[_Answer], removed_is_error: bool = False
 ) -> list[PollReport]:
-    """Store answers: all without entries in one transaction, each with entries in its own.
+    """Store answers: all without entries (a 304, an empty feed, a failure) in one
+    transaction, each with entries in its own.
 
     A feed removed during its poll is skipped, or with ``removed_is_error`` (one feed
     polled by itself) raises NotFoundError.
@@ -339,7 +340,7 @@ def _record_answers(
                         )
                     )
                 elif feed is not None:
-                    report = PollReport(feed_id=feed_id, status=PollStatus.NOT_MODIFIED)
+                    report = _poll_report(answer)
                     reports.append(_apply_poll(rt, session, feed, answer, report, 0, now))
                 elif removed_is_error:
                     raise NotFoundError(f"feed {feed_id} was removed while it was being polled")
@@ -351,15 +352,19 @@ def _record_answers(
     return reports
 
 
+def _poll_report(answer: _Answer) -> PollReport:
+    parsed, feed_id = answer.parsed, answer.target.feed_id
+    if parsed is None:
+        return PollReport(feed_id=feed_id, status=PollStatus.NOT_MODIFIED)
+    return PollReport(
+        feed_id=feed_id, status=PollStatus.OK, entries=len(parsed.entries), problem=parsed.problem
+    )
+
+
 def _store_entries(rt: Runtime, answer: _Answer) -> PollReport:
     parsed, feed_id = answer.parsed, answer.target.feed_id
     assert parsed is not None
-    report = PollReport(
-        feed_id=feed_id,
-        status=PollStatus.OK,
-        entries=len(parsed.entries),
-        problem=parsed.problem,
-    )
+    report = _poll_report(answer)
     now = rt.now()
     new_entries = 0
     with store.session_scope(rt.store_url) as session:
