@@ -15,7 +15,9 @@ minus the time it was due: its first slot, then its previous answer + interval, 
 schedule's 0-5 % jitter counts as lateness; a due feed not polled by the end counts with
 the time it has waited), the most requests in flight at once on any host against the
 per-host limit, feeds deferred because their host was busy, the claim ticks (seconds,
-milliseconds per claimed and enqueued feed), and each process's peak RSS. The baseline:
+milliseconds per claimed and enqueued feed), and each process's peak RSS and CPU per poll
+while measured (on shared cores, a worker that uses little CPU and still falls behind waits
+on something other than the CPU). The baseline:
 a plain threaded httpx client GETting the same server's 304 feeds for a few seconds
 before the workers start (1, 4 and 16 threads; the best counts); the ratio is sustained
 polls/s over that rate.
