@@ -240,9 +240,9 @@ def refresh_feeds(report: PollBatchReport, rt: Runtime) -> PollBatchReport:
 
 
 # GETs of poll batches in flight at once per process: room for the slow feeds of several
-# batches, while these and a worker's page fetches (io_threads) stay within the HTTP
-# client's 100 pooled connections. Past that, a GET would wait for a connection while
-# holding its host's slot, and other feeds of that host would be put off.
+# batches. They share the HTTP client's connection pool with the worker's page fetches; a
+# GET that waits there for a connection holds its host's slot meanwhile, so that pool
+# should be at least this large (pipeline/io/http.py).
 POLL_THREADS = 64
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 _pool_lock = threading.Lock()
