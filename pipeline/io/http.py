@@ -408,12 +408,18 @@ class _GuardedBackend(httpcore.SyncBackend):
         return _DeadlineStream(stream)
 
 
+MAX_CONNECTIONS = 256
+
+
 def guarded_transport(guard: DestinationGuard) -> httpx.BaseTransport:
     transport = httpx.HTTPTransport(retries=0)
     # httpx exposes no hook for the network backend, so the pool is rebuilt with ours.
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(),
-        max_connections=20,
+        # Requests in flight are bounded by the worker's threads and the per-host limits;
+        # a tighter pool would make a poll wait for a connection while it holds its host's
+        # slot, and a few slow hosts would time out every other request (PoolTimeout).
+        max_connections=MAX_CONNECTIONS,
         network_backend=_GuardedBackend(guard),
     )
     return transport
