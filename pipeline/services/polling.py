@@ -216,17 +216,29 @@ class PollBatchReport:
         return [feed_id for feed_id in self.feed_ids if feed_id not in done]
 
 
-def refresh_feeds(report: PollBatchReport, rt: Runtime) -> PollBatchReport:
+def refresh_feeds(
+    report: PollBatchReport,
+    rt: Runtime,
+    committed: Callable[[PollReport], None] | None = None,
+) -> PollBatchReport:
     """``refresh_feed`` for a batch: one read of the feeds, their GETs at once (each holding
     its host's slot), then one transaction for every answer without entries to store (a 304,
     a failure); a feed with entries is stored as ``refresh_feed`` stores it.
 
-    Fills ``report`` as it goes, so a caller whose batch was cut knows what is left.
+    Fills ``report`` as it goes, so a caller whose batch was cut knows what is left, and
+    hands each poll to ``committed`` once its transaction is committed: a feed's new
+    articles can be fetched while the next feed's entries are still being stored.
     """
     with store.session_scope(rt.store_url) as session:
         feeds = store.get_feeds(session, report.feed_ids)
         targets = [_Target.of(feeds[i]) for i in report.feed_ids if i in feeds]
     report.removed = [feed_id for feed_id in report.feed_ids if feed_id not in feeds]
+
+    def record(poll: PollReport) -> None:
+        report.polls.append(poll)
+        if committed is not None:
+            committed(poll)
+
     answers = _ask_all(rt, targets)
     for answer in answers:
         busy, feed_id = answer.busy, answer.target.feed_id
@@ -234,8 +246,8 @@ def refresh_feeds(report: PollBatchReport, rt: Runtime) -> PollBatchReport:
             report.busy.append((feed_id, busy.retry_in))
             log.info("feed %s put off: %s", feed_id, busy, extra={"feed_id": feed_id})
         elif busy is not None:
-            report.polls.append(_defer_poll(rt, feed_id, busy))
-    report.polls += _record_answers(rt, [a for a in answers if a.busy is None])
+            record(_defer_poll(rt, feed_id, busy))
+    _record_answers(rt, [a for a in answers if a.busy is None], committed=record)
     return report
 
 
@@ -309,10 +321,14 @@ def _ask(rt: Runtime, target: _Target) -> _Answer:
 
 
 def _record_answers(
-    rt: Runtime, answers: list[_Answer], removed_is_error: bool = False
+    rt: Runtime,
+    answers: list[_Answer],
+    removed_is_error: bool = False,
+    committed: Callable[[PollReport], None] | None = None,
 ) -> list[PollReport]:
     """Store answers: all without entries (a 304, an empty feed, a failure) in one
-    transaction, each with entries in its own.
+    transaction, each with entries in its own; each report goes to ``committed`` as soon
+    as its transaction is.
 
     A feed removed during its poll is skipped, or with ``removed_is_error`` (one feed
     polled by itself) raises NotFoundError.
@@ -344,11 +360,16 @@ def _record_answers(
                     reports.append(_apply_poll(rt, session, feed, answer, report, 0, now))
                 elif removed_is_error:
                     raise NotFoundError(f"feed {feed_id} was removed while it was being polled")
+    for report in reports:
+        _log_poll(report)
+        if committed is not None:
+            committed(report)
     for answer in answers:
         if answer.has_entries:
             reports.append(_store_entries(rt, answer))
-    for report in reports:
-        _log_poll(report)
+            _log_poll(reports[-1])
+            if committed is not None:
+                committed(reports[-1])
     return reports
 
 
