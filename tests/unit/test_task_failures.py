@@ -72,3 +72,13 @@ def test_batch_cut_by_the_soft_time_limit_records_each_poll_left_unfinished(
     monkeypatch.setattr(tasks.polling, "refresh_feeds", cut_batch)
     assert tasks.refresh_feeds([1, 2, 3]) == 3
     assert cut == [2, 3]
+
+
+def test_a_task_waiting_for_a_busy_host_waits_longer_at_each_retry() -> None:
+    from worker.tasks import host_busy_countdown
+
+    waits = [host_busy_countdown(0.25, retries) for retries in range(30)]
+    assert 0.25 <= waits[0] <= 0.375
+    assert all(0.25 * (1 + n) <= wait <= 0.375 * (1 + n) for n, wait in enumerate(waits))
+    # 30 retries cover a host's queue of a few hundred fetches, never an hour.
+    assert sum(waits) > 100 and max(host_busy_countdown(5, 29), waits[-1]) <= 90
