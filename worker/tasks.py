@@ -102,20 +102,18 @@ def refresh_due_feeds(self: Task) -> int:
 def refresh_feeds(self: Task, feed_ids: list[int]) -> int:
     report = polling.PollBatchReport(list(feed_ids))
     try:
-        # Each feed's articles are fetched as soon as its entries are stored, not after
-        # the whole batch's (25 feeds of 40 entries took 8-17 s to store).
-        _run(self, lambda: polling.refresh_feeds(report, get_runtime(), _follow_up))
+        _run(self, lambda: polling.refresh_feeds(report, get_runtime()))
     except SoftTimeLimitExceeded:
         # As for one feed: every poll of the batch still running is a failed poll.
         limit = app.conf.task_soft_time_limit
         for feed_id in report.unfinished():
-            cut = polling.record_poll_cut(feed_id, get_runtime(), limit)
-            report.polls.append(cut)
-            _follow_up(cut)
+            report.polls.append(polling.record_poll_cut(feed_id, get_runtime(), limit))
     for feed_id, retry_in in report.busy:
         # Its host was busy for a moment: that feed alone, shortly, as refresh_feed retries.
         countdown = min(retry_in, 60.0) * random.uniform(1.0, 1.5)
         refresh_feed.apply_async((feed_id,), countdown=countdown)
+    for poll in report.polls:
+        _follow_up(poll)
     return len(report.polls)
 
 

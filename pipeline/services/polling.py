@@ -216,29 +216,17 @@ class PollBatchReport:
         return [feed_id for feed_id in self.feed_ids if feed_id not in done]
 
 
-def refresh_feeds(
-    report: PollBatchReport,
-    rt: Runtime,
-    committed: Callable[[PollReport], None] | None = None,
-) -> PollBatchReport:
+def refresh_feeds(report: PollBatchReport, rt: Runtime) -> PollBatchReport:
     """``refresh_feed`` for a batch: one read of the feeds, their GETs at once (each holding
     its host's slot), then one transaction for every answer without entries to store (a 304,
     a failure); a feed with entries is stored as ``refresh_feed`` stores it.
 
-    Fills ``report`` as it goes, so a caller whose batch was cut knows what is left, and
-    hands each poll to ``committed`` once its transaction is committed: a feed's new
-    articles can be fetched while the next feed's entries are still being stored.
+    Fills ``report`` as it goes, so a caller whose batch was cut knows what is left.
     """
     with store.session_scope(rt.store_url) as session:
         feeds = store.get_feeds(session, report.feed_ids)
         targets = [_Target.of(feeds[i]) for i in report.feed_ids if i in feeds]
     report.removed = [feed_id for feed_id in report.feed_ids if feed_id not in feeds]
-
-    def record(poll: PollReport) -> None:
-        report.polls.append(poll)
-        if committed is not None:
-            committed(poll)
-
     answers = _ask_all(rt, targets)
     for answer in answers:
         busy, feed_id = answer.busy, answer.target.feed_id
@@ -246,8 +234,8 @@ def refresh_feeds(
             report.busy.append((feed_id, busy.retry_in))
             log.info("feed %s put off: %s", feed_id, busy, extra={"feed_id": feed_id})
         elif busy is not None:
-            record(_defer_poll(rt, feed_id, busy))
-    _record_answers(rt, [a for a in answers if a.busy is None], committed=record)
+            report.polls.append(_defer_poll(rt, feed_id, busy))
+    report.polls += _record_answers(rt, [a for a in answers if a.busy is None])
     return report
 
 
@@ -321,14 +309,10 @@ def _ask(rt: Runtime, target: _Target) -> _Answer:
 
 
 def _record_answers(
-    rt: Runtime,
-    answers: list[_Answer],
-    removed_is_error: bool = False,
-    committed: Callable[[PollReport], None] | None = None,
+    rt: Runtime, answers: list[_Answer], removed_is_error: bool = False
 ) -> list[PollReport]:
     """Store answers: all without entries (a 304, an empty feed, a failure) in one
-    transaction, each with entries in its own; each report goes to ``committed`` as soon
-    as its transaction is.
+    transaction, each with entries in its own.
 
     A feed removed during its poll is skipped, or with ``removed_is_error`` (one feed
     polled by itself) raises NotFoundError.
@@ -360,16 +344,11 @@ def _record_answers(
                     reports.append(_apply_poll(rt, session, feed, answer, report, 0, now))
                 elif removed_is_error:
                     raise NotFoundError(f"feed {feed_id} was removed while it was being polled")
-    for report in reports:
-        _log_poll(report)
-        if committed is not None:
-            committed(report)
     for answer in answers:
         if answer.has_entries:
             reports.append(_store_entries(rt, answer))
-            _log_poll(reports[-1])
-            if committed is not None:
-                committed(reports[-1])
+    for report in reports:
+        _log_poll(report)
     return reports
 
 

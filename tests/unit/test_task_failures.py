@@ -64,7 +64,7 @@ def test_poll_cut_by_the_soft_time_limit_is_recorded_not_raised(
 def test_batch_cut_by_the_soft_time_limit_records_each_poll_left_unfinished(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def cut_batch(report: polling.PollBatchReport, rt: Any, committed: Any) -> None:
+    def cut_batch(report: polling.PollBatchReport, rt: Any) -> None:
         report.polls.append(PollReport(feed_id=1, status=PollStatus.NOT_MODIFIED))
         raise SoftTimeLimitExceeded()
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import func, select
-
-from pipeline.io.store import Article, Feed, session_scope
+from pipeline.io.store import Feed, session_scope
 from pipeline.runtime import Runtime
 from pipeline.services import catalog, polling
 from worker.loopback import SiteServer
@@ -46,30 +44,3 @@ def test_a_batch_records_each_feed_as_its_own_poll_would(rt: Runtime, site: Site
     again = polling.refresh_feeds(polling.PollBatchReport(ids[:2]), rt)
     assert sorted(poll.feed_id for poll in again.polls) == ids[:2]
     assert all(poll.new_article_ids == [] for poll in again.polls)
-
-
-def test_a_batch_hands_over_each_feed_as_soon_as_its_entries_are_stored(
-    rt: Runtime, site: SiteServer
-) -> None:
-    names = ["alpha.rss", "gamma.rss", "broken.rss"]
-    feeds = [catalog.add_feed(rt, f"{site.base_url}/feeds/{n}", n, backfill=True) for n in names]
-    ids = [int(feed.id) for feed in feeds]  # type: ignore[arg-type]
-    seen: list[tuple[int, int]] = []
-
-    def committed(poll: polling.PollReport) -> None:
-        # What another process sees in the store at that moment.
-        with session_scope(rt.store_url) as session:
-            stored = session.exec(select(func.count()).select_from(Article)).one()
-        seen.append((poll.feed_id, stored))
-
-    report = polling.refresh_feeds(polling.PollBatchReport(ids), rt, committed)
-    # One feed may be put off for its host (one request at a time): it is not a poll yet.
-    put_off = [feed_id for feed_id, _ in report.busy]
-    assert sorted([feed_id for feed_id, _ in seen] + put_off) == sorted(ids)
-    assert len(seen) >= 2
-    assert [feed_id for feed_id, _ in seen] == [poll.feed_id for poll in report.polls]
-    total = sum(len(poll.new_article_ids) for poll in report.polls)
-    # The first feed handed over was committed before the last one's entries were stored.
-    assert seen[0][1] < total == seen[-1][1]
-    for poll in report.polls:
-        assert poll.new_article_ids, poll
