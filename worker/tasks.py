@@ -110,8 +110,7 @@ def refresh_feeds(self: Task, feed_ids: list[int]) -> int:
             report.polls.append(polling.record_poll_cut(feed_id, get_runtime(), limit))
     for feed_id, retry_in in report.busy:
         # Its host was busy for a moment: that feed alone, shortly, as refresh_feed retries.
-        countdown = min(retry_in, 60.0) * random.uniform(1.0, 1.5)
-        refresh_feed.apply_async((feed_id,), countdown=countdown)
+        refresh_feed.apply_async((feed_id,), countdown=host_busy_countdown(retry_in, 0))
     for poll in report.polls:
         _follow_up(poll)
     return len(report.polls)

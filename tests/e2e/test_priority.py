@@ -39,15 +39,18 @@ def _rss(base: str, title: str, links: list[str]) -> str:
     )
 
 
-def _site(root: Path) -> None:
+def _site(root: Path, pages: int) -> None:
+    """A one-article wire feed and a bulk feed of ``pages`` distinct pages."""
     (root / "wire").mkdir(parents=True)
     (root / "bulk").mkdir()
     shutil.copy(FIXTURES / "stories" / "copy-a.html", root / "wire" / "landslide.html")
     other = (FIXTURES / "stories" / "other.html").read_text()
-    for n in range(BULK_PAGES):
-        (root / "bulk" / f"{n}.html").write_text(other)
+    for n in range(pages):
+        # Each page its own text, so no article is a cheap copy of another.
+        own = f"<p>Council bulletin {n}: item {n * 7} of the agenda was deferred to week {n}.</p>"
+        (root / "bulk" / f"{n}.html").write_text(other.replace("</body>", f"{own}</body>", 1))
     (root / "wire.rss").write_text(_rss("{{base}}", "Wire", ["/wire/landslide.html"]))
-    links = [f"/bulk/{n}.html" for n in range(BULK_PAGES)]
+    links = [f"/bulk/{n}.html" for n in range(pages)]
     (root / "bulk.rss").write_text(_rss("{{base}}", "Bulk", links))
 
 
@@ -58,7 +61,7 @@ def _alert_ids(b: Backend) -> list[int]:
 
 @pytest.mark.parametrize("kind", ["embedded", "services"])
 def test_a_delivery_overtakes_a_backlog_of_page_fetches(kind: str, tmp_path: Path) -> None:
-    _site(tmp_path / "site")
+    _site(tmp_path / "site", BULK_PAGES)
     site = SiteServer(tmp_path / "site")
     site.host = "127.0.0.77"  # apart from the receiver, so no per-host limit links the two
     release = threading.Event()
@@ -118,20 +121,6 @@ def test_a_delivery_overtakes_a_backlog_of_page_fetches(kind: str, tmp_path: Pat
 BACKLOG_PAGES = 300
 
 
-def _backlog_site(root: Path) -> None:
-    (root / "wire").mkdir(parents=True)
-    (root / "bulk").mkdir()
-    shutil.copy(FIXTURES / "stories" / "copy-a.html", root / "wire" / "landslide.html")
-    other = (FIXTURES / "stories" / "other.html").read_text()
-    for n in range(BACKLOG_PAGES):
-        # Each page its own text, so no article is a cheap copy of another.
-        own = f"<p>Council bulletin {n}: item {n * 7} of the agenda was deferred to week {n}.</p>"
-        (root / "bulk" / f"{n}.html").write_text(other.replace("</body>", f"{own}</body>", 1))
-    (root / "wire.rss").write_text(_rss("{{base}}", "Wire", ["/wire/landslide.html"]))
-    links = [f"/bulk/{n}.html" for n in range(BACKLOG_PAGES)]
-    (root / "bulk.rss").write_text(_rss("{{base}}", "Bulk", links))
-
-
 def _articles(b: Backend) -> list[dict[str, str | None]]:
     out = b.cli("articles", "list", "--json", "--limit", str(BACKLOG_PAGES + 10)).stdout
     return [json.loads(line) for line in out.splitlines()]
@@ -141,7 +130,7 @@ def _articles(b: Backend) -> list[dict[str, str | None]]:
 def test_a_breaking_article_overtakes_a_backlog_of_extraction(kind: str, tmp_path: Path) -> None:
     """One new article on a quiet feed is cleaned and matched before a bulk feed's backlog
     that was queued first (priority lanes), with one extract process, as `run` starts it."""
-    _backlog_site(tmp_path / "site")
+    _site(tmp_path / "site", BACKLOG_PAGES)
     site = SiteServer(tmp_path / "site")
     site.host = "127.0.0.78"
     site.start()
