@@ -155,7 +155,12 @@ class RuleMatcher(Generic[K]):
 def document_keys(index: DocumentIndex) -> tuple[set[Key], set[str]]:
     """The keys a document holds (stems, folded words, joined-pair keys) and its folded
     words, whose prefixes answer :data:`PREFIX` keys. Stored articles keep these keys in the
-    search index, so search narrows candidates exactly as the matcher does."""
+    search index, so search narrows candidates exactly as the matcher does.
+
+    Kept in the index's cache: processing asks twice (the matcher, then the search index)."""
+    cached = index.cache.get(_DOCUMENT_KEYS)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
     title, text = (index.field(name) for name in TEXT_FIELDS)
     words = title.word_positions.keys() | text.word_positions.keys()
     pair_keys = {joined[:SHORT_KEY] for _, joined in (*title.pairs, *text.pairs)}
@@ -163,7 +168,11 @@ def document_keys(index: DocumentIndex) -> tuple[set[Key], set[str]]:
     present = {STEM + value for value in title.stem_positions.keys() | text.stem_positions}
     present.update([WORD + value for value in words])
     present.update([PAIR + value for value in pair_keys])
+    index.cache[_DOCUMENT_KEYS] = (present, words)
     return present, words
+
+
+_DOCUMENT_KEYS = object()  # the cache entry of document_keys (leaves key the rest)
 
 
 def required_keys(query: CompiledQuery) -> list[KeySet] | None:
