@@ -19,7 +19,6 @@ from pipeline.model import (
     AlertKind,
     ArticleRef,
     Channel,
-    Extraction,
     MatchResult,
     OutboxStatus,
     RuleMode,
@@ -96,12 +95,14 @@ def alert_once_per_story(
     story_id: int,
     article: ArticleRef,
     result: MatchResult,
-    extraction: Extraction,
+    stored: dict[str, Any],
     now: datetime,
 ) -> int | None:
-    """Alert on a story's first match; on later copies only when they add something."""
+    """Alert on a story's first match; on later copies only when they add something.
+
+    ``stored`` is the article's extraction in its JSON form (``Extraction.to_dict``), built
+    once per article for the article, each alert's state and its payload."""
     terms = [hit.term for hit in result.hits]
-    stored = extraction.to_dict()  # the JSON form, built once for the state and the payload
     figures = stored["figures"]
     current = {"figures": figures, "terms": terms}
     state = store.story_alert_state(session, rule.id, story_id)

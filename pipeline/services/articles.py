@@ -123,6 +123,7 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
     terms = index_terms(title, text, normalised)
     # The page is kept only if an alert is raised, but built here, outside the transaction.
     warc = evidence.build_evidence(capture, page) if matches and not quiet else None
+    stored = extraction.to_dict()
     capture_time = datetime.fromisoformat(capture["fetched_at"]) if capture else rt.now()
 
     now = rt.now()
@@ -139,7 +140,7 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
         article.language = language
         article.content_hash = hashlib.sha256(text.encode()).hexdigest()
         article.word_count = extraction.word_count
-        article.extraction = extraction.to_dict()
+        article.extraction = stored
         article.fetch_status = fetch_status
         article.fetch_reason = fetch_reason
         article.page_html = None
@@ -167,7 +168,7 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
             if rule is None or (rule.feed_id is not None and rule.feed_id not in feed_ids):
                 continue
             alert_id = alerting.alert_once_per_story(
-                session, rule, story_id, described, result, extraction, now
+                session, rule, story_id, described, result, stored, now
             )
             if alert_id is not None:
                 report.alert_ids.append(alert_id)
