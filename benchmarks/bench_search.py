@@ -60,17 +60,17 @@ def fill(url: str, articles: list[tuple[str, str]]) -> tuple[float, float]:
     terms_time = index_time = 0.0
     with store.session_scope(url) as session:
         for number, (title, text) in enumerate(articles):
-            article_id, _ = store.upsert_article(
-                session,
-                {
-                    "canonical_url": f"https://bbc.example.invalid/{number}",
-                    "title": title,
-                    "text": text,
-                    "extraction": {"figures": [], "topics": [], "places": []},
-                    "processed_at": start,
-                    "published": start + timedelta(minutes=number),
-                },
+            article = store.Article(
+                canonical_url=f"https://bbc.example.invalid/{number}",
+                title=title,
+                text=text,
+                extraction={"figures": [], "topics": [], "places": []},
+                processed_at=start,
+                published=start + timedelta(minutes=number),
             )
+            session.add(article)
+            session.flush()
+            article_id = int(article.id)  # type: ignore[arg-type]
             began = time.perf_counter()
             normalised = DocumentIndex(MatchDocument(title=title, text=text))
             normalised.field("title"), normalised.field("text")

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -16,6 +13,7 @@ from typing import TYPE_CHECKING
 from pipeline.errors import FetchError, HostBusyError, HTTPStatusError, NotFoundError
 from pipeline.io import store
 from pipeline.io.store import DueFeed
+from pipeline.io.threads import process_pool
 from pipeline.model import FeedHealth, FetchStatus, PollStatus
 from pipeline.runtime import Runtime
 from pipeline.stages.health import HealthPolicy, PollOutcome, health_event, next_health, usual_gap
@@ -244,22 +242,14 @@ def refresh_feeds(report: PollBatchReport, rt: Runtime) -> PollBatchReport:
 # GET that waits there for a connection holds its host's slot meanwhile, so that pool
 # should be at least this large (pipeline/io/http.py).
 POLL_THREADS = 64
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
-
-
-def _poll_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:  # one pool per process: a forked child starts its own
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="poll"))
-        return _pool[1]
 
 
 def _ask_all(rt: Runtime, targets: list[_Target]) -> list[_Answer]:
     if len(targets) <= 1:
         return [_ask(rt, target) for target in targets]
-    futures = [_poll_pool().submit(_ask_safely, rt, target) for target in targets]
+    futures = [
+        process_pool("poll", POLL_THREADS).submit(_ask_safely, rt, target) for target in targets
+    ]
     try:
         return [future.result() for future in futures]
     except BaseException:
@@ -373,32 +363,30 @@ def _store_entries(rt: Runtime, answer: _Answer) -> PollReport:
     # write lock for a minute. Storing an entry is idempotent, and the feed's validators
     # are saved last, so a poll cut half-way is simply repeated in full.
     for start in range(0, len(parsed.entries), ENTRIES_PER_TRANSACTION):
-        batch = parsed.entries[start : start + ENTRIES_PER_TRANSACTION]
+        rows = [
+            (
+                entry.guid,
+                {
+                    "canonical_url": entry.canonical_url,
+                    "guid": entry.guid,
+                    "title": entry.title,
+                    "author": entry.author,
+                    "published": entry.published,
+                    "summary": entry.content or entry.summary,
+                    "fetch_status": FetchStatus.PENDING,
+                    "created_at": now,
+                    "alerts_suppressed": _BACKLOG_REASON
+                    if backlog_before is not None
+                    and (entry.published is None or entry.published < backlog_before)
+                    else None,
+                },
+            )
+            for entry in parsed.entries[start : start + ENTRIES_PER_TRANSACTION]
+        ]
         with store.session_scope(rt.store_url) as session:
-            for entry in batch:
-                if entry.guid and store.article_for_guid(session, feed_id, entry.guid):
-                    continue
-                quiet = backlog_before is not None and (
-                    entry.published is None or entry.published < backlog_before
-                )
-                article_id, inserted = store.upsert_article(
-                    session,
-                    {
-                        "canonical_url": entry.canonical_url,
-                        "guid": entry.guid,
-                        "title": entry.title,
-                        "author": entry.author,
-                        "published": entry.published,
-                        "summary": entry.content or entry.summary,
-                        "fetch_status": FetchStatus.PENDING,
-                        "created_at": now,
-                        "alerts_suppressed": _BACKLOG_REASON if quiet else None,
-                    },
-                )
-                if store.link_feed_article(session, feed_id, article_id, entry.guid):
-                    new_entries += 1
-                if inserted:
-                    report.new_article_ids.append(article_id)
+            stored = store.store_feed_entries(session, feed_id, rows)
+        new_entries += stored.new_links
+        report.new_article_ids += stored.new_article_ids
     with store.session_scope(rt.store_url) as session:
         feed = _polled_feed(session, feed_id)
         return _apply_poll(rt, session, feed, answer, report, new_entries, now)

@@ -22,6 +22,13 @@ def _article(url: str) -> dict[str, object]:
     return {"canonical_url": url, "title": "t", "fetch_status": "pending", "created_at": utcnow()}
 
 
+def _new_article(s: store.Session, url: str) -> int:
+    article = Article(**_article(url))  # type: ignore[arg-type]
+    s.add(article)
+    s.flush()
+    return int(article.id)  # type: ignore[arg-type]
+
+
 def test_migration_creates_every_table(store_url: str) -> None:
     tables = set(inspect(store.get_engine(store_url)).get_table_names())
     assert {
@@ -36,24 +43,42 @@ def test_migration_creates_every_table(store_url: str) -> None:
 
 
 def test_one_article_per_canonical_url_linked_to_both_feeds(store_url: str) -> None:
+    url = "http://x.example/story"
     with session_scope(store_url) as s:
         a = store.add_feed(s, "http://a.example/rss", "a", 60)
         b = store.add_feed(s, "http://b.example/rss", "b", 60)
-        first, inserted1 = store.upsert_article(s, _article("http://x.example/story"))
-        store.link_feed_article(s, a.id, first, "g1")  # type: ignore[arg-type]
-        second, inserted2 = store.upsert_article(s, _article("http://x.example/story"))
-        store.link_feed_article(s, b.id, second, "g2")  # type: ignore[arg-type]
-        store.link_feed_article(s, b.id, second, "g2")  # type: ignore[arg-type]
-    assert first == second and inserted1 and not inserted2
+        first = store.store_feed_entries(s, int(a.id), [("g1", _article(url))])  # type: ignore[arg-type]
+        second = store.store_feed_entries(s, int(b.id), [("g2", _article(url))])  # type: ignore[arg-type]
+        again = store.store_feed_entries(s, int(b.id), [("g2", _article(url))])  # type: ignore[arg-type]
+    assert len(first.new_article_ids) == 1 and first.new_links == 1
+    assert second.new_article_ids == [] and second.new_links == 1  # known, newly listed by b
+    assert again.new_article_ids == [] and again.new_links == 0
     with session_scope(store_url) as s:
         assert len(s.exec(select(Article)).all()) == 1
-        assert {f.name for f in store.article_feeds(s, first)} == {"a", "b"}
-        assert store.article_for_guid(s, a.id, "g1") == first  # type: ignore[arg-type]
+        assert {f.name for f in store.article_feeds(s, first.new_article_ids[0])} == {"a", "b"}
+
+
+def test_an_entry_listed_before_is_not_new_even_at_a_new_address(store_url: str) -> None:
+    with session_scope(store_url) as s:
+        f = store.add_feed(s, "http://a.example/rss", "a", 60)
+        feed_id = int(f.id)  # type: ignore[arg-type]
+        entries = [(f"g{n}", _article(f"http://x.example/{n}")) for n in range(3)]
+        repeated = (None, _article("http://x.example/0"))  # the same page listed twice
+        first = store.store_feed_entries(s, feed_id, [*entries, repeated])
+    assert len(first.new_article_ids) == 3 and first.new_links == 3
+    with session_scope(store_url) as s:
+        moved = ("g1", _article("http://x.example/1-moved"))
+        fresh = (None, _article("http://x.example/3"))
+        later = store.store_feed_entries(s, feed_id, [entries[0], moved, fresh])
+    assert len(later.new_article_ids) == 1 and later.new_links == 1
+    with session_scope(store_url) as s:
+        assert len(s.exec(select(Article)).all()) == 4
+        assert len(s.exec(select(FeedArticle)).all()) == 4
 
 
 def test_one_alert_per_rule_and_article(store_url: str) -> None:
     with session_scope(store_url) as s:
-        article_id, _ = store.upsert_article(s, _article("http://x.example/1"))
+        article_id = _new_article(s, "http://x.example/1")
         rule = Rule(name="r", query="q", webhook_url="http://h/", secret="whsec_x")
         s.add(rule)
         s.flush()
@@ -100,7 +125,7 @@ def test_due_feeds_are_claimed_once_even_by_concurrent_ticks(store_url: str) -> 
 def test_alert_claim_and_lease_expiry(store_url: str) -> None:
     now = utcnow()
     with session_scope(store_url) as s:
-        article_id, _ = store.upsert_article(s, _article("http://x.example/2"))
+        article_id = _new_article(s, "http://x.example/2")
         rule = Rule(name="r2", query="q", webhook_url="http://h/", secret="whsec_x")
         s.add(rule)
         s.flush()
@@ -128,13 +153,15 @@ def test_alert_claim_and_lease_expiry(store_url: str) -> None:
 def test_feed_guid_is_unique_per_feed(store_url: str) -> None:
     with session_scope(store_url) as s:
         f = store.add_feed(s, "http://g.example/rss", "", 60)
-        a1, _ = store.upsert_article(s, _article("http://x.example/a1"))
-        a2, _ = store.upsert_article(s, _article("http://x.example/a2"))
-        store.link_feed_article(s, f.id, a1, "same")  # type: ignore[arg-type]
-        store.link_feed_article(s, f.id, a2, "same")  # type: ignore[arg-type]
+        entries = [
+            ("same", _article("http://x.example/a1")),
+            ("same", _article("http://x.example/a2")),
+        ]
+        stored = store.store_feed_entries(s, int(f.id), entries)  # type: ignore[arg-type]
+    assert len(stored.new_article_ids) == 1  # the feed's second entry with that guid is skipped
     with session_scope(store_url) as s:
         links = s.exec(select(FeedArticle)).all()
-        assert len(links) == 2 and sum(1 for link in links if link.guid == "same") == 1
+        assert len(links) == 1 and links[0].guid == "same"
 
 
 def test_sqlite_uses_wal(tmp_path) -> None:  # type: ignore[no-untyped-def]

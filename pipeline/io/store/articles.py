@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import func, update
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
-from pipeline.io.store.engine import insert_ignore
+from pipeline.io.store.engine import insert_ignore_many
 from pipeline.io.store.tables import Article, Feed, FeedArticle, utcnow
 from pipeline.model import ArticleState, FetchStatus
 
@@ -64,43 +65,78 @@ def record_fetch(
     return updated.first() is not None
 
 
-def article_for_guid(session: Session, feed_id: int, guid: str) -> int | None:
-    return session.exec(
-        select(FeedArticle.article_id).where(
-            FeedArticle.feed_id == feed_id, FeedArticle.guid == guid
-        )
-    ).first()
+@dataclass
+class StoredEntries:
+    """What storing a poll's entries came to: articles new to the store (in the feed's
+    order) and how many entries were new to the feed (an article it had not listed)."""
+
+    new_article_ids: list[int] = field(default_factory=list)
+    new_links: int = 0
 
 
-def upsert_article(session: Session, values: dict[str, Any]) -> tuple[int, bool]:
-    """Insert the article unless its canonical URL is known; return (id, inserted)."""
-    inserted = insert_ignore(session, Article, values)
-    article_id = session.exec(
-        select(Article.id).where(Article.canonical_url == values["canonical_url"])
-    ).one()
-    return int(article_id), inserted  # type: ignore[arg-type]
+def store_feed_entries(
+    session: Session, feed_id: int, entries: list[tuple[str | None, dict[str, Any]]]
+) -> StoredEntries:
+    """Store a feed's entries, each ``(guid, article values)``, in a few statements.
 
-
-def link_feed_article(session: Session, feed_id: int, article_id: int, guid: str | None) -> bool:
-    """Link an article to a feed that lists it; True when the link is new (a new entry)."""
-    exists = session.exec(
-        select(FeedArticle).where(
-            FeedArticle.feed_id == feed_id, FeedArticle.article_id == article_id
-        )
-    ).first()
-    if exists is not None:
-        return False
-    guid_taken = guid is not None and article_for_guid(session, feed_id, guid) is not None
-    return insert_ignore(
-        session,
-        FeedArticle,
-        {
-            "feed_id": feed_id,
-            "article_id": article_id,
-            "guid": None if guid_taken else guid,
-            "seen_at": utcnow(),
-        },
+    An entry whose guid the feed already listed is skipped (its link may have moved); an
+    article is inserted unless its canonical URL is known, then linked to the feed once.
+    """
+    guids = {guid for guid, _ in entries if guid}
+    listed = set(
+        session.exec(
+            select(FeedArticle.guid).where(
+                FeedArticle.feed_id == feed_id, col(FeedArticle.guid).in_(guids)
+            )
+        ).all()
+        if guids
+        else []
     )
+    wanted: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for guid, values in entries:
+        if guid and guid in listed:
+            continue
+        if guid:
+            listed.add(guid)  # a guid repeated in the feed is its first entry
+        wanted.setdefault(values["canonical_url"], (guid, values))
+    found = StoredEntries()
+    if not wanted:
+        return found
+    inserted = {
+        url: int(article_id)
+        for article_id, url in insert_ignore_many(
+            session,
+            Article,
+            [values for _, values in wanted.values()],
+            col(Article.id),
+            col(Article.canonical_url),
+        )
+    }
+    ids = dict(inserted)
+    missing = [url for url in wanted if url not in ids]
+    if missing:
+        rows = session.exec(
+            select(Article.id, Article.canonical_url).where(col(Article.canonical_url).in_(missing))
+        ).all()
+        ids.update({str(url): int(article_id) for article_id, url in rows})  # type: ignore[arg-type]
+    linked = set(
+        session.exec(
+            select(FeedArticle.article_id).where(
+                FeedArticle.feed_id == feed_id, col(FeedArticle.article_id).in_(ids.values())
+            )
+        ).all()
+    )
+    now = utcnow()
+    links = [
+        {"feed_id": feed_id, "article_id": ids[url], "guid": guid, "seen_at": now}
+        for url, (guid, _) in wanted.items()
+        if url in ids and ids[url] not in linked
+    ]
+    found.new_links = len(
+        insert_ignore_many(session, FeedArticle, links, col(FeedArticle.article_id))
+    )
+    found.new_article_ids = [inserted[url] for url in wanted if url in inserted]
+    return found
 
 
 def article_feeds(session: Session, article_id: int) -> list[Feed]:

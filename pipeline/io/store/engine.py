@@ -156,11 +156,24 @@ def insert_ignore_row(session: Session, model: type[_Row], values: dict[str, Any
     return session.scalars(statement).first()
 
 
-def _insert_ignoring(session: Session, target: Any, values: dict[str, Any]) -> Any:
+def insert_ignore_many(
+    session: Session, model: type[SQLModel], rows: list[dict[str, Any]], *returning: Any
+) -> list[Any]:
+    """One multi-row INSERT … ON CONFLICT DO NOTHING (rows with the same keys); the
+    ``returning`` columns of the rows inserted, in no particular order."""
+    if not rows:
+        return []
+    statement = _insert_ignoring(session, model.__table__, rows)  # type: ignore[attr-defined]
+    return list(session.execute(statement.returning(*returning)).all())
+
+
+def _insert_ignoring(
+    session: Session, target: Any, values: dict[str, Any] | list[dict[str, Any]]
+) -> Any:
     # Each dialect's module is imported on first use: most commands never insert.
     insert_fn: Any
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as insert_fn
     else:
         from sqlalchemy.dialects.sqlite import insert as insert_fn
-    return insert_fn(target).values(**values).on_conflict_do_nothing()
+    return insert_fn(target).values(values).on_conflict_do_nothing()
