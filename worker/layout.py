@@ -60,7 +60,9 @@ TASK_QUEUES: dict[str, QueueName] = {
     "newswatch.refresh_feed": QueueName.POLL,
     "newswatch.refresh_feeds": QueueName.POLL,
     "newswatch.fetch_article": QueueName.FETCH,
+    "newswatch.fetch_articles": QueueName.FETCH,
     "newswatch.process_article": QueueName.EXTRACT,
+    "newswatch.process_articles": QueueName.EXTRACT,
 }
 
 

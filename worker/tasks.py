@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from pipeline.runtime import Runtime, get_runtime, start_worker_process
 from pipeline.services import articles, delivery, digests, polling
 from worker import warmup  # noqa: F401  (connects the warm-up before the pool forks)
 from worker.celery_app import app
-from worker.layout import batch_priority
+from worker.layout import SMALL_BATCH, batch_priority
 from worker.metrics import install_if_enabled
 
 log = logging.getLogger("newswatch.tasks")
@@ -131,11 +132,73 @@ def refresh_feed(self: Task, feed_id: int) -> None:
 def _follow_up(report: polling.PollReport) -> None:
     """Count the poll, fetch its new articles (a poll's few first), notify the operator."""
     observe.count("polls", outcome=str(report.status))
-    priority = batch_priority(len(report.new_article_ids))
-    for article_id in report.new_article_ids:
-        fetch_article.apply_async((article_id,), priority=priority)
+    fetch_all(report.new_article_ids)
     for notification_id in report.notification_ids:
         deliver_notification.delay(notification_id)
+
+
+# Pages per fetch_articles message: a feed's backlog or a burst in a few messages, each
+# small enough to finish well within the time limit at the default per-host gap.
+PAGE_BATCH = 100
+
+
+def fetch_all(article_ids: list[int], priority: int | None = None) -> None:
+    """Fetch new articles' pages: a few one message each, at once; more in batches."""
+    if priority is None:
+        priority = batch_priority(len(article_ids))
+    if len(article_ids) <= SMALL_BATCH:
+        for article_id in article_ids:
+            fetch_article.apply_async((article_id,), priority=priority)
+        return
+    for start in range(0, len(article_ids), PAGE_BATCH):
+        chunk = article_ids[start : start + PAGE_BATCH]
+        fetch_articles.apply_async((chunk,), priority=priority)
+
+
+@app.task(name="newswatch.fetch_articles", bind=True)
+def fetch_articles(self: Task, article_ids: list[int]) -> int:
+    """Many pages in one task: each host's pages in turn, each as soon as its host allows,
+    and their processing sent on in groups as they arrive.
+
+    A task per page that finds its host busy goes back to the broker to be retried; for a
+    feed's forty new pages on one host that cost the I/O worker several task runs per page.
+    """
+    priority = _priority(self)
+    waiting: list[int] = []
+    lock = threading.Lock()
+
+    def send(chunk: list[int]) -> None:
+        if chunk:
+            process_articles.apply_async((chunk,), priority=priority)
+
+    def ready(article_id: int) -> None:
+        with lock:
+            waiting.append(article_id)
+            if len(waiting) < EXTRACT_BATCH:
+                return
+            chunk = waiting[:]
+            waiting.clear()
+        send(chunk)
+
+    budget = app.conf.task_soft_time_limit / 2
+    try:
+        report = _run(
+            self, lambda: articles.fetch_articles(article_ids, get_runtime(), ready, budget)
+        )
+    finally:
+        with lock:
+            chunk = waiting[:]
+            waiting.clear()
+        send(chunk)  # also when cut: what was stored is processed
+    later = report.later if report else []
+    if later:
+        countdown = max(retry_in for _, retry_in in later)
+        fetch_articles.apply_async(
+            ([article_id for article_id, _ in later],),
+            countdown=host_busy_countdown(countdown, 0) if countdown else None,
+            priority=priority,
+        )
+    return len(report.ready) if report else 0
 
 
 @app.task(name="newswatch.fetch_article", bind=True)
@@ -159,9 +222,44 @@ def process_article(self: Task, article_id: int) -> None:
         # Kept for the relay: after article_max_attempts the article fails with this reason.
         _record_safely(articles.record_process_error, article_id, exc)
         raise
-    for alert_id in report.alert_ids if report else []:
+    if report is not None:
+        _deliver(report)
+
+
+# Articles per process_articles message from a batch of page fetches: Celery's cost per
+# message (the prefork parent's hand-over, the child's run and ack) is paid once per
+# group; small, so a breaking article waits for at most a few bulk ones in each child.
+EXTRACT_BATCH = 5
+
+
+@app.task(name="newswatch.process_articles", bind=True)
+def process_articles(self: Task, article_ids: list[int]) -> int:
+    """process_article for a few bulk articles, each in its own transaction."""
+    done = 0
+    for index, article_id in enumerate(article_ids):
+        try:
+            report = articles.process_article(article_id, get_runtime())
+        except NotFoundError as exc:
+            log.info("skipped: %s", exc, extra={"article_id": article_id})
+            continue
+        except StoreUnavailableError as exc:
+            raise self.retry(args=(article_ids[index:],), exc=exc, **_RETRY) from exc
+        except SoftTimeLimitExceeded:
+            raise  # the rest stays unprocessed, for the relay
+        except Exception as exc:
+            # One article's failure is its own: recorded for the relay, the rest go on.
+            log.exception("processing failed", extra={"article_id": article_id})
+            _record_safely(articles.record_process_error, article_id, exc)
+            continue
+        _deliver(report)
+        done += 1
+    return done
+
+
+def _deliver(report: articles.ProcessReport) -> None:
+    for alert_id in report.alert_ids:
         deliver_alert.delay(alert_id)
-    for notification_id in report.notification_ids if report else []:
+    for notification_id in report.notification_ids:
         deliver_notification.delay(notification_id)
 
 
@@ -195,8 +293,7 @@ def relay_stuck_articles(self: Task) -> int:
     found = _run(self, lambda: articles.relay_stuck_articles(get_runtime()))
     to_fetch, to_process = found or ([], [])
     priority = batch_priority(len(to_fetch) + len(to_process))
-    for article_id in to_fetch:
-        fetch_article.apply_async((article_id,), priority=priority)
+    fetch_all(to_fetch, priority)
     for article_id in to_process:
         process_article.apply_async((article_id,), priority=priority)
     return len(to_fetch) + len(to_process)

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline import observe
-from pipeline.errors import FetchError, HostBusyError, NotFoundError
+from pipeline.errors import FetchError, HostBusyError, NotFoundError, StoreUnavailableError
 from pipeline.io import store
+from pipeline.io.politeness import host_of
+from pipeline.io.threads import process_pool
 from pipeline.model import ArticleRef, FeedRef, FetchStatus, MatchDocument
 from pipeline.runtime import Runtime
 from pipeline.services import alerting, evidence
@@ -28,12 +33,17 @@ def fetch_article(article_id: int, rt: Runtime) -> FetchStatus:
     politeness): the caller tries again later.
     """
     with store.session_scope(rt.store_url) as session:
-        target = store.fetch_target(session, article_id)
-    if target is None:
+        targets = store.fetch_targets(session, [article_id])
+    if article_id not in targets:
         raise NotFoundError(f"no article with id {article_id}")
-    status, url = target
+    status, url = targets[article_id]
     if status != FetchStatus.PENDING:
         return status
+    return _fetch_page(article_id, url, rt)
+
+
+def _fetch_page(article_id: int, url: str, rt: Runtime) -> FetchStatus:
+    """GET one pending article's page and record the outcome (HostBusyError: nothing done)."""
     html: bytes | None = None
     capture: dict[str, Any] | None = None
     reason: str | None = None
@@ -56,6 +66,113 @@ def fetch_article(article_id: int, rt: Runtime) -> FetchStatus:
         if not store.record_fetch(session, article_id, html, capture, status, reason):
             raise NotFoundError(f"article {article_id} was removed while it was being fetched")
     return status
+
+
+@dataclass
+class FetchBatchReport:
+    """What ``fetch_articles`` did: articles ready to process, and articles put off (their
+    host stayed busy, or the batch's time ran out), with seconds to wait before trying."""
+
+    ready: list[int] = field(default_factory=list)
+    later: list[tuple[int, float]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def put_off(self, article_ids: list[int], retry_in: float) -> None:
+        with self.lock:
+            self.later += [(article_id, retry_in) for article_id in article_ids]
+
+
+def fetch_articles(
+    article_ids: list[int],
+    rt: Runtime,
+    on_ready: Callable[[int], None],
+    budget: float,
+) -> FetchBatchReport:
+    """``fetch_article`` for a poll's many new pages: one read of their targets, then one
+    thread per host taking that host's pages in turn, each waiting for its host's next free
+    slot (per-host politeness) instead of giving the worker back a task to retry.
+
+    ``on_ready(article_id)`` is called as each page is stored (or falls back), so its
+    processing starts at once. Pages not started within ``budget`` seconds, and the rest of
+    a host that asks for a long wait (Retry-After), are returned in ``later``.
+    """
+    report = FetchBatchReport()
+    with store.session_scope(rt.store_url) as session:
+        targets = store.fetch_targets(session, article_ids)
+    by_host: dict[str, list[tuple[int, str]]] = {}
+    for article_id in article_ids:
+        if article_id not in targets:
+            continue  # removed since the poll
+        status, url = targets[article_id]
+        if status != FetchStatus.PENDING:
+            report.ready.append(article_id)
+            on_ready(article_id)
+        else:
+            by_host.setdefault(host_of(url), []).append((article_id, url))
+    deadline = time.monotonic() + budget
+    futures = [
+        process_pool("fetch", FETCH_THREADS).submit(
+            _fetch_host, pages, rt, report, on_ready, deadline
+        )
+        for pages in by_host.values()
+    ]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        # Cut by the worker's time limit: hosts not started never start (their articles
+        # stay pending, for the relay); one under way stops at its next page.
+        for future in futures:
+            future.cancel()
+        raise
+    return report
+
+
+# Longest wait for one host's slot that a batch sits out itself; a longer one (Retry-After)
+# goes back to the broker with the host's remaining pages.
+_SIT_OUT = 5.0
+
+
+def _fetch_host(
+    pages: list[tuple[int, str]],
+    rt: Runtime,
+    report: FetchBatchReport,
+    on_ready: Callable[[int], None],
+    deadline: float,
+) -> None:
+    for index, (article_id, url) in enumerate(pages):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                report.put_off([a for a, _ in pages[index:]], 0.0)
+                return
+            try:
+                _fetch_page(article_id, url, rt)
+            except HostBusyError as busy:
+                if busy.retry_in > min(_SIT_OUT, left):
+                    report.put_off([a for a, _ in pages[index:]], busy.retry_in)
+                    return
+                time.sleep(busy.retry_in)
+                continue
+            except NotFoundError:
+                break
+            except StoreUnavailableError as exc:
+                log.warning("page fetches put off: %s", exc, extra={"article_id": article_id})
+                report.put_off([a for a, _ in pages[index:]], 5.0)
+                return
+            except Exception:
+                log.exception("page fetch failed", extra={"article_id": article_id})
+                report.put_off([article_id], 5.0)
+                break
+            with report.lock:
+                report.ready.append(article_id)
+            on_ready(article_id)
+            break
+
+
+# Hosts fetched at once per process by page batches (one thread per host, taking its
+# pages in turn); a single page fetch does not wait for these.
+FETCH_THREADS = 32
 
 
 @dataclass

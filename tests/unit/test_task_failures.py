@@ -16,21 +16,26 @@ from pipeline.services.polling import PollReport
 from worker import tasks
 
 
-def test_process_task_keeps_the_error_for_the_relay_and_still_fails(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def recorded_errors(monkeypatch: pytest.MonkeyPatch, process: Any) -> list[tuple[int, str]]:
+    """Processing swapped for ``process``; the errors the task records for the relay."""
     recorded: list[tuple[int, str]] = []
-
-    def always_raises(article_id: int, rt: Any) -> None:
-        raise ValueError("extraction blew up")
-
     monkeypatch.setattr(tasks, "get_runtime", lambda: object())
-    monkeypatch.setattr(tasks.articles, "process_article", always_raises)
+    monkeypatch.setattr(tasks.articles, "process_article", process)
     monkeypatch.setattr(
         tasks.articles,
         "record_process_error",
         lambda article_id, rt, exc: recorded.append((article_id, str(exc))),
     )
+    return recorded
+
+
+def test_process_task_keeps_the_error_for_the_relay_and_still_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def always_raises(article_id: int, rt: Any) -> None:
+        raise ValueError("extraction blew up")
+
+    recorded = recorded_errors(monkeypatch, always_raises)
     with pytest.raises(ValueError, match="blew up"):
         tasks.process_article(7)
     assert recorded == [(7, "extraction blew up")]
@@ -82,3 +87,55 @@ def test_a_task_waiting_for_a_busy_host_waits_longer_at_each_retry() -> None:
     assert all(0.25 * (1 + n) <= wait <= 0.375 * (1 + n) for n, wait in enumerate(waits))
     # 30 retries cover a host's queue of a few hundred fetches, never an hour.
     assert sum(waits) > 100 and max(host_busy_countdown(5, 29), waits[-1]) <= 90
+
+
+def test_one_article_failing_in_a_batch_is_recorded_and_the_rest_are_processed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.model import FetchStatus
+    from pipeline.services.articles import ProcessReport
+
+    delivered: list[int] = []
+
+    def process(article_id: int, rt: Any) -> ProcessReport:
+        if article_id == 2:
+            raise ValueError("extraction blew up")
+        return ProcessReport(article_id, FetchStatus.FETCHED, alert_ids=[article_id * 10])
+
+    recorded = recorded_errors(monkeypatch, process)
+    monkeypatch.setattr(tasks.deliver_alert, "delay", delivered.append)
+    assert tasks.process_articles([1, 2, 3]) == 2
+    assert recorded == [(2, "extraction blew up")]
+    assert delivered == [10, 30]
+
+
+def test_a_page_batch_sends_its_articles_on_in_groups_and_puts_off_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.services.articles import FetchBatchReport
+
+    groups: list[list[int]] = []
+    resent: list[tuple[list[int], dict[str, Any]]] = []
+
+    def fetch(ids: list[int], rt: Any, on_ready: Any, budget: float) -> FetchBatchReport:
+        report = FetchBatchReport()
+        for article_id in ids[:-2]:
+            report.ready.append(article_id)
+            on_ready(article_id)
+        report.put_off(ids[-2:], 30.0)  # the host asked for half a minute
+        return report
+
+    monkeypatch.setattr(tasks, "get_runtime", lambda: object())
+    monkeypatch.setattr(tasks.articles, "fetch_articles", fetch)
+    monkeypatch.setattr(
+        tasks.process_articles, "apply_async", lambda args, **kw: groups.append(args[0])
+    )
+    monkeypatch.setattr(
+        tasks.fetch_articles, "apply_async", lambda args, **kw: resent.append((args[0], kw))
+    )
+    ids = list(range(1, 15))
+    assert tasks.fetch_articles(ids) == 12
+    assert [len(group) for group in groups] == [tasks.EXTRACT_BATCH, tasks.EXTRACT_BATCH, 2]
+    assert sorted(a for group in groups for a in group) == ids[:-2]
+    assert [args for args, _ in resent] == [[13, 14]]
+    assert resent[0][1]["countdown"] >= 30.0

@@ -39,12 +39,15 @@ def lock_article(session: Session, article_id: int) -> Article | None:
     )
 
 
-def fetch_target(session: Session, article_id: int) -> tuple[FetchStatus, str] | None:
-    """(fetch status, canonical URL) of an article, without its row (None: no such article)."""
-    row = session.exec(
-        select(Article.fetch_status, Article.canonical_url).where(col(Article.id) == article_id)
-    ).first()
-    return None if row is None else (FetchStatus(row[0]), str(row[1]))
+def fetch_targets(session: Session, article_ids: list[int]) -> dict[int, tuple[FetchStatus, str]]:
+    """Fetch status and canonical URL by article id, without their rows (absent: no such
+    article)."""
+    rows = session.exec(
+        select(Article.id, Article.fetch_status, Article.canonical_url).where(
+            col(Article.id).in_(article_ids)
+        )
+    ).all()
+    return {int(row[0]): (FetchStatus(row[1]), str(row[2])) for row in rows}  # type: ignore[arg-type]
 
 
 def record_fetch(
