@@ -7,6 +7,8 @@ free port with its files in the test's temporary directory, and is killed by its
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -93,12 +95,30 @@ class OwnRedis:
 
     def queued(self) -> int:
         """Messages waiting in the broker's queues (Celery's lists), read with redis-py."""
+        return len(self._queued_messages())
+
+    def queued_articles(self) -> int:
+        """Articles whose processing waits in the broker: a message of one
+        (``process_article``) or of several (``process_articles``) counts each."""
+        count = 0
+        for message in self._queued_messages():
+            task = message.get("headers", {}).get("task", "")
+            if task not in ("newswatch.process_article", "newswatch.process_articles"):
+                continue
+            body = message["body"]
+            if message.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            args = json.loads(body)[0]
+            count += len(args[0]) if isinstance(args[0], list) else 1
+        return count
+
+    def _queued_messages(self) -> list[dict[str, Any]]:
         import redis
 
         client: Any = redis.Redis.from_url(self.url, socket_timeout=5)
         try:
             names = [name for name in client.keys("*") if client.type(name) == b"list"]
-            return sum(int(client.llen(name)) for name in names)
+            return [json.loads(item) for name in names for item in client.lrange(name, 0, -1)]
         finally:
             client.close()
 
