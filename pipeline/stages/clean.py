@@ -7,6 +7,7 @@ to the feed's summary.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,19 @@ from functools import lru_cache
 from typing import Any
 
 import trafilatura
+from htmldate import find_date
+from lxml.html import HtmlElement
+from trafilatura.metadata import (
+    META_URL,
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
+from trafilatura.settings import Document
+from trafilatura.utils import load_html
 
 _LOOKS_LIKE_HTML = re.compile(
     rb"<\s*(html|head|body|article|section|main|div|p|span|h[1-6]|ul|ol|table|br|!doctype)\b",
@@ -21,6 +35,7 @@ _LOOKS_LIKE_HTML = re.compile(
 )
 _HTML_LANG = re.compile(rb"<html\b[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
 _MIN_LANGUAGE_CHARS = 20
+log = logging.getLogger("newswatch")
 
 
 @dataclass(frozen=True)
@@ -59,38 +74,68 @@ def clean_article(
             language=detect_language(text),
             reason=None if text else "empty document",
         )
+    tree = load_html(document)
+    if tree is None:
+        return CleanedArticle(title="", text="", reason="no article text found in the page")
+    # Read before the extraction, which prunes its own copy of the tree.
+    meta = _page_metadata(tree, url, search_date)
     extracted = trafilatura.bare_extraction(
-        document,
+        tree,
         url=url,
         include_comments=False,
-        with_metadata=True,
         include_tables=True,
         # No second opinion from readability and jusText: on the extraction benchmark
         # their comparison changed no page's score for the better (F1 0.9604 with it,
         # 0.9607 without) and cost about a third of trafilatura's time per page.
         fast=True,
-        # Keep the time of day: the default output format is a bare date.
-        date_extraction_params={
-            "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-            "extensive_search": search_date,
-        },
     )
     if extracted is None:
         return CleanedArticle(title="", text="", reason="no article text found in the page")
-    meta: dict[str, Any] = extracted.as_dict()  # type: ignore[union-attr]
-    title = (meta.get("title") or "").strip()
-    text = _drop_repeated_title(_tidy(meta.get("text") or ""), title)
+    title = (meta.title or "").strip()
+    text = _drop_repeated_title(_tidy(extracted.as_dict().get("text") or ""), title)  # type: ignore[union-attr]
     html_language = _html_language(document)
     return CleanedArticle(
         title=title,
         text=text,
-        author=meta.get("author") or None,
-        published=parse_page_date(meta.get("date")),
-        site_name=meta.get("sitename") or None,
+        author=meta.author or None,
+        published=parse_page_date(meta.date),
+        site_name=meta.sitename or None,
         language=detect_language(text) or html_language,
-        description=meta.get("description") or None,
+        description=meta.description or None,
         reason=None if text else "no article text found in the page",
     )
+
+
+def _page_metadata(tree: HtmlElement, url: str | None, search_date: bool) -> Document:
+    """The page's title, author, site name, description and date, found as trafilatura's
+    ``extract_metadata`` finds them, less what newswatch never shows: its search for
+    categories, tags and a licence (about 7 ms of XPath per page, a sixth of cleaning)."""
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:
+        meta.author = None  # a single word is a handle or a section, rarely a byline
+    try:
+        meta = extract_meta_json(tree, meta)
+    except Exception:  # trafilatura guards its JSON-LD reader the same way
+        log.debug("JSON-LD metadata unreadable", exc_info=True)
+    meta.title = meta.title or extract_title(tree)
+    meta.author = meta.author or extract_author(tree)
+    meta.url = meta.url or extract_url(tree, url)
+    meta.date = find_date(
+        tree,
+        url=meta.url,
+        extensive_search=search_date,
+        # Keep the time of day: htmldate's default output format is a bare date.
+        outputformat="%Y-%m-%dT%H:%M:%S%z",
+    )
+    meta.sitename = meta.sitename or extract_sitename(tree)
+    if meta.sitename:
+        meta.sitename = meta.sitename.lstrip("@")
+        if "." not in meta.sitename and not meta.sitename[:1].isupper():
+            meta.sitename = meta.sitename.title()
+    elif meta.url and (found := META_URL.match(meta.url)):
+        meta.sitename = found[1]
+    meta.clean_and_trim()
+    return meta
 
 
 def _html_language(document: bytes | str) -> str | None:
