@@ -102,8 +102,16 @@ def refresh_due_feeds(self: Task) -> int:
 @app.task(name="newswatch.refresh_feeds", bind=True)
 def refresh_feeds(self: Task, feed_ids: list[int]) -> int:
     report = polling.PollBatchReport(list(feed_ids))
+    followed: set[int] = set()
+
+    def stored(poll: polling.PollReport) -> None:
+        # A feed's new articles go on as soon as its entries are committed, not after
+        # the whole batch: a breaking article does not wait for two dozen other feeds.
+        _follow_up(poll)
+        followed.add(poll.feed_id)
+
     try:
-        _run(self, lambda: polling.refresh_feeds(report, get_runtime()))
+        _run(self, lambda: polling.refresh_feeds(report, get_runtime(), stored))
     except SoftTimeLimitExceeded:
         # As for one feed: every poll of the batch still running is a failed poll.
         limit = app.conf.task_soft_time_limit
@@ -113,7 +121,8 @@ def refresh_feeds(self: Task, feed_ids: list[int]) -> int:
         # Its host was busy for a moment: that feed alone, shortly, as refresh_feed retries.
         refresh_feed.apply_async((feed_id,), countdown=host_busy_countdown(retry_in, 0))
     for poll in report.polls:
-        _follow_up(poll)
+        if poll.feed_id not in followed:
+            _follow_up(poll)
     return len(report.polls)
 
 
@@ -229,7 +238,7 @@ def process_article(self: Task, article_id: int) -> None:
 # Articles per process_articles message from a batch of page fetches: Celery's cost per
 # message (the prefork parent's hand-over, the child's run and ack) is paid once per
 # group; small, so a breaking article waits for at most a few bulk ones in each child.
-EXTRACT_BATCH = 5
+EXTRACT_BATCH = 3
 
 
 @app.task(name="newswatch.process_articles", bind=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -214,12 +215,18 @@ class PollBatchReport:
         return [feed_id for feed_id in self.feed_ids if feed_id not in done]
 
 
-def refresh_feeds(report: PollBatchReport, rt: Runtime) -> PollBatchReport:
+def refresh_feeds(
+    report: PollBatchReport,
+    rt: Runtime,
+    on_stored: Callable[[PollReport], None] | None = None,
+) -> PollBatchReport:
     """``refresh_feed`` for a batch: one read of the feeds, their GETs at once (each holding
     its host's slot), then one transaction for every answer without entries to store (a 304,
     a failure); a feed with entries is stored as ``refresh_feed`` stores it.
 
     Fills ``report`` as it goes, so a caller whose batch was cut knows what is left.
+    ``on_stored`` hands a feed's poll over as soon as it is committed (see
+    ``_record_answers``); the caller follows up the rest once the batch returns.
     """
     with store.session_scope(rt.store_url) as session:
         feeds = store.get_feeds(session, report.feed_ids)
@@ -233,7 +240,7 @@ def refresh_feeds(report: PollBatchReport, rt: Runtime) -> PollBatchReport:
             log.info("feed %s put off: %s", feed_id, busy, extra={"feed_id": feed_id})
         elif busy is not None:
             report.polls.append(_defer_poll(rt, feed_id, busy))
-    report.polls += _record_answers(rt, [a for a in answers if a.busy is None])
+    report.polls += _record_answers(rt, [a for a in answers if a.busy is None], on_stored=on_stored)
     return report
 
 
@@ -299,10 +306,18 @@ def _ask(rt: Runtime, target: _Target) -> _Answer:
 
 
 def _record_answers(
-    rt: Runtime, answers: list[_Answer], removed_is_error: bool = False
+    rt: Runtime,
+    answers: list[_Answer],
+    removed_is_error: bool = False,
+    on_stored: Callable[[PollReport], None] | None = None,
 ) -> list[PollReport]:
     """Store answers: all without entries (a 304, an empty feed, a failure) in one
-    transaction, each with entries in its own.
+    transaction, each with entries in its own, the shortest feeds first.
+
+    ``on_stored(report)`` is called once a feed's entries are committed, unless the batch
+    has another feed listing one of its articles: that article's feeds are all linked
+    before anyone processes it (its alerts name every feed), so the caller follows those
+    up once the whole batch is stored.
 
     A feed removed during its poll is skipped, or with ``removed_is_error`` (one feed
     polled by itself) raises NotFoundError.
@@ -334,12 +349,23 @@ def _record_answers(
                     reports.append(_apply_poll(rt, session, feed, answer, report, 0, now))
                 elif removed_is_error:
                     raise NotFoundError(f"feed {feed_id} was removed while it was being polled")
-    for answer in answers:
-        if answer.has_entries:
-            reports.append(_store_entries(rt, answer))
+    with_entries = sorted(
+        (answer for answer in answers if answer.has_entries),
+        key=lambda answer: len(answer.parsed.entries),  # type: ignore[union-attr]
+    )
+    listed = Counter(url for answer in with_entries for url in _urls(answer))
+    for answer in with_entries:
+        report = _store_entries(rt, answer)
+        reports.append(report)
+        if on_stored is not None and all(listed[url] == 1 for url in _urls(answer)):
+            on_stored(report)
     for report in reports:
         _log_poll(report)
     return reports
+
+
+def _urls(answer: _Answer) -> set[str]:
+    return {entry.canonical_url for entry in answer.parsed.entries} if answer.parsed else set()
 
 
 def _poll_report(answer: _Answer) -> PollReport:

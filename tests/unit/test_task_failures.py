@@ -69,7 +69,7 @@ def test_poll_cut_by_the_soft_time_limit_is_recorded_not_raised(
 def test_batch_cut_by_the_soft_time_limit_records_each_poll_left_unfinished(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def cut_batch(report: polling.PollBatchReport, rt: Any) -> None:
+    def cut_batch(report: polling.PollBatchReport, rt: Any, on_stored: Any = None) -> None:
         report.polls.append(PollReport(feed_id=1, status=PollStatus.NOT_MODIFIED))
         raise SoftTimeLimitExceeded()
 
@@ -135,7 +135,8 @@ def test_a_page_batch_sends_its_articles_on_in_groups_and_puts_off_the_rest(
     )
     ids = list(range(1, 15))
     assert tasks.fetch_articles(ids) == 12
-    assert [len(group) for group in groups] == [tasks.EXTRACT_BATCH, tasks.EXTRACT_BATCH, 2]
+    sizes = [len(group) for group in groups]
+    assert all(size == tasks.EXTRACT_BATCH for size in sizes[:-1]) and sizes[-1] > 0
     assert sorted(a for group in groups for a in group) == ids[:-2]
     assert [args for args, _ in resent] == [[13, 14]]
     assert resent[0][1]["countdown"] >= 30.0

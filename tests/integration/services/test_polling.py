@@ -5,11 +5,15 @@ No worker here: the services are called directly, as the CLI does; the clock is 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
+from pipeline.io import store
+from pipeline.io.politeness import HostGate, LocalSlots, PolitenessPolicy
 from pipeline.io.store import Feed, session_scope
 from pipeline.runtime import Runtime
 from pipeline.services import catalog, polling
+from pipeline.settings import HostLimit
 from worker.loopback import SiteServer
 
 
@@ -44,3 +48,30 @@ def test_a_batch_records_each_feed_as_its_own_poll_would(rt: Runtime, site: Site
     again = polling.refresh_feeds(polling.PollBatchReport(ids[:2]), rt)
     assert sorted(poll.feed_id for poll in again.polls) == ids[:2]
     assert all(poll.new_article_ids == [] for poll in again.polls)
+
+
+def test_a_batch_hands_each_feed_over_once_stored_unless_another_lists_its_articles(
+    rt: Runtime, site: SiteServer
+) -> None:
+    # alpha and beta both list the port evacuation; escaped lists pages of its own. All
+    # three are on the loopback site's one host, here polled at once.
+    rt = replace(rt, host_gate=HostGate(LocalSlots(), PolitenessPolicy(HostLimit(8, 0.0))))
+    names = ("alpha.rss", "beta.atom", "escaped.rss")
+    feeds = [catalog.add_feed(rt, f"{site.base_url}/feeds/{n}", n, backfill=True) for n in names]
+    alpha, beta, escaped = (int(feed.id) for feed in feeds)  # type: ignore[arg-type]
+    handed: list[tuple[int, list[int]]] = []
+
+    def stored(poll: polling.PollReport) -> None:
+        with session_scope(rt.store_url) as session:  # committed when handed over
+            linked = [len(store.article_feeds(session, a)) for a in poll.new_article_ids]
+        handed.append((poll.feed_id, linked))
+
+    report = polling.refresh_feeds(polling.PollBatchReport([alpha, beta, escaped]), rt, stored)
+    assert [feed_id for feed_id, _ in handed] == [escaped]
+    assert handed[0][1] and all(count == 1 for count in handed[0][1])
+    polls = {poll.feed_id: poll for poll in report.polls}
+    assert set(polls) == {alpha, beta, escaped}
+    # The article both list is linked to both before the caller follows it up.
+    shared = set(polls[alpha].new_article_ids) | set(polls[beta].new_article_ids)
+    with session_scope(rt.store_url) as session:
+        assert any(len(store.article_feeds(session, a)) == 2 for a in shared)
