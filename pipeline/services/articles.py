@@ -172,7 +172,7 @@ def _fetch_host(
 
 # Hosts fetched at once per process by page batches (one thread per host, taking its
 # pages in turn); a single page fetch does not wait for these.
-FETCH_THREADS = 32
+FETCH_THREADS = 8
 
 
 @dataclass
