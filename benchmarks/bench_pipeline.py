@@ -515,6 +515,9 @@ class Result:
     rss_end: dict[str, float] = field(default_factory=dict)
     complete: bool = False
     baselines: tuple[float, float] = (0.0, 0.0)
+    # The slowest trickle articles: seconds into the burst, then when polled, stored,
+    # processed, alerted and received.
+    slowest: list[list[float | None]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -539,6 +542,31 @@ def burst_state(store_url: str) -> tuple[int, int, float | None]:
     if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC text
         last = last.replace(tzinfo=UTC)
     return int(count or 0), int(fallback or 0), last.timestamp() if last else None
+
+
+def _epoch(value: Any) -> float | None:
+    moment: datetime | None = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment is not None and moment.tzinfo is None:  # SQLite hands back naive UTC text
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() if moment else None
+
+
+def trickle_stages(store_url: str, urls: Sequence[str]) -> dict[str, list[float | None]]:
+    """Per trickle article, when its poll stored it, it was processed and its alert was
+    created (epoch seconds): where a slow one spent its time. (The page's capture time is
+    kept to the second only, too coarse to show here.)"""
+    from sqlalchemy import bindparam, text
+
+    from pipeline.io.store import get_engine
+
+    query = text(
+        "SELECT a.canonical_url, a.created_at, a.processed_at, min(l.created_at) "
+        "FROM articles a LEFT JOIN alerts l ON l.article_id = a.id "
+        "WHERE a.canonical_url IN :urls GROUP BY a.canonical_url, a.created_at, a.processed_at"
+    ).bindparams(bindparam("urls", expanding=True))
+    with get_engine(store_url).connect() as conn:
+        rows = conn.execute(query, {"urls": list(urls)}).all() if urls else []
+    return {str(row[0]): [_epoch(value) for value in row[1:]] for row in rows}
 
 
 def run_backend(backend: str, args: argparse.Namespace, pages: Sequence[Page]) -> Result:
@@ -688,6 +716,16 @@ def run_backend(backend: str, args: argparse.Namespace, pages: Sequence[Page]) -
             if url in receiver.received
         ]
         result.trickle_published = len(site.trickle_polls)
+        slowest = sorted(
+            (receiver.received[url] - polled, url, polled)
+            for url, polled in site.trickle_polls.items()
+            if url in receiver.received
+        )[-2:]
+        stages = trickle_stages(store_url, [url for _, url, _ in slowest])
+        for _, url, polled in slowest:
+            into = polled - (site.first_poll or polled)
+            moments = [into, polled, *stages.get(url, [None] * 3), receiver.received[url]]
+            result.slowest.append(moments)
         result.webhooks = receiver.count
         result.peak = dict(sampler.peak)
         result.cpu = sampler.cpu_by_name()
@@ -728,6 +766,14 @@ def report(result: Result, target: float) -> None:
         )
     else:
         print(f"poll -> webhook       none received ({result.trickle_published} published)")
+    names = ("stored", "processed", "alert", "webhook")
+    for into, *moments in reversed(result.slowest):
+        steps, last = [], moments[0]
+        for name, moment in zip(names, moments[1:], strict=True):
+            if moment is not None and last is not None:
+                steps.append(f"{name} +{moment - last:.2f}")
+                last = moment
+        print(f"  a slow one, polled {into or 0:.0f} s into the burst: {', '.join(steps)} s")
     print(f"webhooks received     {result.webhooks}")
     extract_cpu = sum(cpu for name, cpu in result.cpu.items() if name.startswith("extract"))
     if result.articles and extract_cpu:
