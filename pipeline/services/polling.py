@@ -353,11 +353,12 @@ def _record_answers(
         (answer for answer in answers if answer.has_entries),
         key=lambda answer: len(answer.parsed.entries),  # type: ignore[union-attr]
     )
-    listed = Counter(url for answer in with_entries for url in _urls(answer))
-    for answer in with_entries:
+    urls = [_urls(answer) for answer in with_entries]
+    listed = Counter(url for feed_urls in urls for url in feed_urls)
+    for answer, feed_urls in zip(with_entries, urls, strict=True):
         report = _store_entries(rt, answer)
         reports.append(report)
-        if on_stored is not None and all(listed[url] == 1 for url in _urls(answer)):
+        if on_stored is not None and all(listed[url] == 1 for url in feed_urls):
             on_stored(report)
     for report in reports:
         _log_poll(report)
