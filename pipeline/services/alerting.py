@@ -42,8 +42,19 @@ _matcher_cache: dict[str, tuple[tuple[int, str], RuleMatcher[int], dict[int, Act
 _matcher_lock = threading.Lock()
 
 
-def active_matcher(rt: Runtime) -> tuple[RuleMatcher[int], dict[int, ActiveRule]]:
-    """The compiled matcher for the current rule set, rebuilt only when rules change."""
+def active_matcher(
+    rt: Runtime, version: tuple[int, str] | None = None
+) -> tuple[RuleMatcher[int], dict[int, ActiveRule]]:
+    """The compiled matcher for the current rule set, rebuilt only when rules change.
+
+    ``version`` is ``store.rules_version`` when the caller has just read it in its own
+    transaction (one round trip fewer per article); the rules are then read only when
+    they changed. Compiling happens outside any transaction: on SQLite one holds the
+    database."""
+    if version is not None:
+        cached = _matcher_cache.get(rt.store_url)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
     with store.session_scope(rt.store_url) as session:
         version = store.rules_version(session)
         cached = _matcher_cache.get(rt.store_url)
@@ -97,15 +108,16 @@ def alert_once_per_story(
     result: MatchResult,
     stored: dict[str, Any],
     now: datetime,
+    state: store.StoryAlert | None,
 ) -> int | None:
     """Alert on a story's first match; on later copies only when they add something.
 
     ``stored`` is the article's extraction in its JSON form (``Extraction.to_dict``), built
-    once per article for the article, each alert's state and its payload."""
+    once per article for the article, each alert's state and its payload. ``state`` is what
+    the rule last alerted about the story (``store.story_alert_states``), None if nothing."""
     terms = [hit.term for hit in result.hits]
     figures = stored["figures"]
     current = {"figures": figures, "terms": terms}
-    state = store.story_alert_state(session, rule.id, story_id)
     changes: dict[str, Any] | None = None
     if state is not None:
         changes = story_changes({"figures": state.figures, "terms": state.terms}, current)

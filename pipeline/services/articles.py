@@ -194,24 +194,23 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
     from pipeline.stages.stories import story_signature
 
     with store.session_scope(rt.store_url) as session:
-        article = store.get_article(session, article_id)
+        article = store.article_input(session, article_id)
         if article is None:
             raise NotFoundError(f"no article with id {article_id}")
         if article.processed_at is not None:
             return ProcessReport(article_id, FetchStatus(article.fetch_status))
-        page, summary, feed_title = article.page_html, article.summary or "", article.title
-        fetch_status = FetchStatus(article.fetch_status)
-        fetch_reason = article.fetch_reason
-        capture = article.page_capture
-        url = article.canonical_url
-        # The feed entry's date wins over the page's, so the page's is not searched for.
-        dated = article.published is not None
-        # A feed's backlog is stored and searchable but raises no alerts.
-        quiet = article.alerts_suppressed is not None
-        feeds = tuple(
-            FeedRef(int(f.id), f.name, f.url)  # type: ignore[arg-type]
-            for f in store.article_feeds(session, article_id)
-        )
+        feeds = tuple(FeedRef(*ref) for ref in store.article_feed_refs(session, article_id))
+        rules_version = store.rules_version(session)
+    matcher, rules = alerting.active_matcher(rt, rules_version)
+    page, summary, feed_title = article.page_html, article.summary or "", article.title
+    fetch_status = FetchStatus(article.fetch_status)
+    fetch_reason = article.fetch_reason
+    capture = article.page_capture
+    url = article.canonical_url
+    # The feed entry's date wins over the page's, so the page's is not searched for.
+    dated = article.published is not None
+    # A feed's backlog is stored and searchable but raises no alerts.
+    quiet = article.alerts_suppressed is not None
 
     cleaned = None
     if page:
@@ -230,7 +229,6 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
         language = detect_language(f"{title}. {text}")
     with observe.timed("extraction_seconds"):
         extraction = extract(title, text, language, rt.settings.topics_file)
-    matcher, rules = alerting.active_matcher(rt)
     feed_labels = tuple(value for feed in feeds for value in (feed.name, feed.url) if value)
     # One normalisation of the article serves the matcher and the search index.
     normalised = DocumentIndex(MatchDocument.from_extraction(title, text, feed_labels, extraction))
@@ -245,54 +243,64 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
 
     now = rt.now()
     report = ProcessReport(article_id, fetch_status)
+    notified = False
     with store.session_scope(rt.store_url) as session:
         # A row lock: a second delivery of this task waits here, then sees processed_at.
-        article = store.lock_article(session, article_id)
-        if article is None or article.processed_at is not None:
+        locked = store.lock_article(session, article_id)
+        if locked is None or locked.processed_at is not None:
             return report
         story_id = alerting.assign_story(session, title, signature)
-        article.story_id = story_id
-        article.title = title
-        article.text = text
-        article.language = language
-        article.content_hash = hashlib.sha256(text.encode()).hexdigest()
-        article.word_count = extraction.word_count
-        article.extraction = stored
-        article.fetch_status = fetch_status
-        article.fetch_reason = fetch_reason
-        article.page_html = None
-        article.page_capture = None
-        article.processed_at = now
+        author = locked.author or (cleaned.author if cleaned is not None else None)
+        published = locked.published or (cleaned.published if cleaned is not None else None)
+        site_name = cleaned.site_name if cleaned is not None else None
+        finished = {
+            "story_id": story_id,
+            "title": title,
+            "text": text,
+            "language": language,
+            "content_hash": hashlib.sha256(text.encode()).hexdigest(),
+            "word_count": extraction.word_count,
+            "extraction": stored,
+            "fetch_status": fetch_status,
+            "fetch_reason": fetch_reason,
+            "processed_at": now,
+            "author": author,
+            "published": published,
+        }
         if cleaned is not None:
-            article.author = article.author or cleaned.author
-            article.site_name = cleaned.site_name
-            article.published = article.published or cleaned.published
-        session.add(article)
+            finished["site_name"] = site_name
+        store.finish_article(session, article_id, finished)
         described = ArticleRef(
             id=article_id,
             url=url,
             title=title,
-            published=alert_stage.iso_or_none(article.published),
+            published=alert_stage.iso_or_none(published),
             language=language,
-            author=article.author,
-            site_name=article.site_name,
+            author=author,
+            site_name=site_name,
             fetch_status=fetch_status,
             feeds=feeds,
             evidence=evidence.payload_ref(article_id, warc),
         )
-        for rule_id, result in sorted(matches.items()) if not quiet else []:
-            rule = rules.get(rule_id)
-            if rule is None or (rule.feed_id is not None and rule.feed_id not in feed_ids):
-                continue
+        alerting_rules = [
+            (rule, result)
+            for rule_id, result in (sorted(matches.items()) if not quiet else [])
+            if (rule := rules.get(rule_id)) is not None
+            and (rule.feed_id is None or rule.feed_id in feed_ids)
+        ]
+        states = store.story_alert_states(session, story_id, [r.id for r, _ in alerting_rules])
+        for rule, result in alerting_rules:
             alert_id = alerting.alert_once_per_story(
-                session, rule, story_id, described, result, stored, now
+                session, rule, story_id, described, result, stored, now, states.get(rule.id)
             )
             if alert_id is not None:
                 report.alert_ids.append(alert_id)
+                notified = notified or bool(rule.channels)
         if report.alert_ids and warc is not None:
             store.add_evidence(session, article_id, warc.data, warc.sha256, capture_time, now)
         store.write_index_terms(session, article_id, terms)
-        report.notification_ids = store.notification_ids_for_alerts(session, report.alert_ids)
+        if notified:  # only a rule with channels queues notifications
+            report.notification_ids = store.notification_ids_for_alerts(session, report.alert_ids)
     log.info("processed article", extra={"article_id": article_id, "alerts": report.alert_ids})
     return report
 

@@ -2,40 +2,79 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from pipeline.io.store.engine import insert_ignore_many
 from pipeline.io.store.tables import Article, Feed, FeedArticle, utcnow
 from pipeline.model import ArticleState, FetchStatus
 
-# sa_column fields are typed as mapped values, not as the attributes the loader options take.
-_PAGE_HTML: QueryableAttribute[Any] = Article.page_html  # type: ignore[assignment]
-_PAGE_CAPTURE: QueryableAttribute[Any] = Article.page_capture  # type: ignore[assignment]
-
 
 def get_article(session: Session, article_id: int) -> Article | None:
     return session.get(Article, article_id)
 
 
-def lock_article(session: Session, article_id: int) -> Article | None:
-    """The article, its row locked until the transaction ends (SELECT ... FOR UPDATE on
+@dataclass(frozen=True)
+class ArticleInput:
+    """What processing reads of a fetched article, as plain values (no ORM object: it is
+    read once per article, and only these columns)."""
+
+    page_html: bytes | None
+    page_capture: dict[str, Any] | None
+    summary: str | None
+    title: str
+    canonical_url: str
+    fetch_status: str
+    fetch_reason: str | None
+    published: datetime | None
+    alerts_suppressed: str | None
+    processed_at: datetime | None
+
+
+def article_input(session: Session, article_id: int) -> ArticleInput | None:
+    row = session.execute(
+        _select_columns(ArticleInput).where(col(Article.id) == article_id)
+    ).first()
+    return None if row is None else ArticleInput(**row._mapping)
+
+
+def _select_columns(shape: type[Any]) -> Any:
+    """SELECT the article columns named by a dataclass's fields."""
+    return select(*(getattr(Article, f.name) for f in fields(shape)))
+
+
+@dataclass(frozen=True)
+class LockedArticle:
+    """An article's row, locked until the transaction ends: the columns processing keeps
+    when they are already set."""
+
+    processed_at: datetime | None
+    author: str | None
+    published: datetime | None
+
+
+def lock_article(session: Session, article_id: int) -> LockedArticle | None:
+    """Lock the article's row until the transaction ends (SELECT ... FOR UPDATE on
     PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the whole database).
 
-    The page and its capture are left unloaded: the caller read them before taking the
-    lock and only clears them, and reading the page again costs its transfer and its
-    decompression a second time."""
-    return session.get(
-        Article,
-        article_id,
-        with_for_update=True,
-        populate_existing=True,
-        options=[defer(_PAGE_HTML), defer(_PAGE_CAPTURE)],
+    Only three small columns are read: the caller read the page before taking the lock,
+    and reading it again costs its transfer and its decompression a second time."""
+    row = session.execute(
+        _select_columns(LockedArticle).where(col(Article.id) == article_id).with_for_update()
+    ).first()
+    return None if row is None else LockedArticle(**row._mapping)
+
+
+def finish_article(session: Session, article_id: int, values: dict[str, Any]) -> None:
+    """Write a processed article's columns in one UPDATE (its page and capture cleared)."""
+    session.execute(
+        update(Article)
+        .where(col(Article.id) == article_id)
+        .values(page_html=None, page_capture=None, **values)
     )
 
 
@@ -140,6 +179,17 @@ def store_feed_entries(
     )
     found.new_article_ids = [inserted[url] for url in wanted if url in inserted]
     return found
+
+
+def article_feed_refs(session: Session, article_id: int) -> list[tuple[int, str, str]]:
+    """(id, name, url) of the feeds that list an article, by feed id."""
+    rows = session.execute(
+        select(Feed.id, Feed.name, Feed.url)
+        .join(FeedArticle, FeedArticle.feed_id == Feed.id)  # type: ignore[arg-type]
+        .where(FeedArticle.article_id == article_id)
+        .order_by(col(Feed.id))
+    ).all()
+    return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
 
 
 def article_feeds(session: Session, article_id: int) -> list[Feed]:

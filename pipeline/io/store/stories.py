@@ -71,6 +71,14 @@ def recent_stories(session: Session, limit: int) -> list[Story]:
     return list(session.exec(query).all())
 
 
-def story_alert_state(session: Session, rule_id: int, story_id: int) -> StoryAlert | None:
-    """What ``rule_id`` last alerted about ``story_id`` (None: it never did)."""
-    return session.get(StoryAlert, (rule_id, story_id))
+def story_alert_states(
+    session: Session, story_id: int, rule_ids: Sequence[int]
+) -> dict[int, StoryAlert]:
+    """What each of ``rule_ids`` last alerted about ``story_id``, by rule (absent: it never
+    did), in one query for all the rules an article matched."""
+    if not rule_ids:
+        return {}
+    query = select(StoryAlert).where(
+        col(StoryAlert.story_id) == story_id, col(StoryAlert.rule_id).in_(list(rule_ids))
+    )
+    return {int(state.rule_id): state for state in session.exec(query).all()}
