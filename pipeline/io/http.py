@@ -408,8 +408,8 @@ class _GuardedBackend(httpcore.SyncBackend):
         return _DeadlineStream(stream)
 
 
-# As many as a worker has requests in flight (32 I/O threads + 64 poll GETs per batch).
-MAX_CONNECTIONS = 100
+# As many as a worker has requests in flight (32 I/O threads + 128 poll GETs per batch).
+MAX_CONNECTIONS = 180
 # httpcore scans every pooled connection for each request: with hundreds of hosts, idle
 # connections kept open cost more CPU than the reconnects they save (bench_polling: 256
 # kept-alive connections took 27.5 ms of CPU per poll, 16 take 3.8 ms).

@@ -248,7 +248,7 @@ def refresh_feeds(
 # batches. They share the HTTP client's connection pool with the worker's page fetches; a
 # GET that waits there for a connection holds its host's slot meanwhile, so that pool
 # should be at least this large (pipeline/io/http.py).
-POLL_THREADS = 64
+POLL_THREADS = 128
 
 
 def _ask_all(rt: Runtime, targets: list[_Target]) -> list[_Answer]:
