@@ -9,6 +9,7 @@ keeps as JSON and what webhooks carry, and ``from_dict`` reads that JSON back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -354,6 +355,11 @@ class FeedRef:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "url": self.url}
+
+    @staticmethod
+    def labels(feeds: Iterable[FeedRef]) -> tuple[str, ...]:
+        """How the matcher sees the feeds that list an article: each one's name and URL."""
+        return tuple(value for feed in feeds for value in (feed.name, feed.url) if value)
 
 
 @dataclass(frozen=True)

@@ -198,12 +198,12 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
         if article is None:
             raise NotFoundError(f"no article with id {article_id}")
         if article.processed_at is not None:
-            return ProcessReport(article_id, FetchStatus(article.fetch_status))
-        feeds = tuple(FeedRef(*ref) for ref in store.article_feed_refs(session, article_id))
+            return ProcessReport(article_id, article.fetch_status)
+        feeds = tuple(store.article_feed_refs(session, [article_id]).get(article_id, []))
         rules_version = store.rules_version(session)
     matcher, rules = alerting.active_matcher(rt, rules_version)
     page, summary, feed_title = article.page_html, article.summary or "", article.title
-    fetch_status = FetchStatus(article.fetch_status)
+    fetch_status = article.fetch_status
     fetch_reason = article.fetch_reason
     capture = article.page_capture
     url = article.canonical_url
@@ -229,9 +229,10 @@ def process_article(article_id: int, rt: Runtime) -> ProcessReport:
         language = detect_language(f"{title}. {text}")
     with observe.timed("extraction_seconds"):
         extraction = extract(title, text, language, rt.settings.topics_file)
-    feed_labels = tuple(value for feed in feeds for value in (feed.name, feed.url) if value)
     # One normalisation of the article serves the matcher and the search index.
-    normalised = DocumentIndex(MatchDocument.from_extraction(title, text, feed_labels, extraction))
+    normalised = DocumentIndex(
+        MatchDocument.from_extraction(title, text, FeedRef.labels(feeds), extraction)
+    )
     matches = matcher.match_index(normalised)
     feed_ids = {feed.id for feed in feeds}
     signature = story_signature(title, text)

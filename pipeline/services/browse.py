@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.errors import ConfigError, NotFoundError
 from pipeline.io import store
 from pipeline.io.store import Alert, Article, Feed, Rule
-from pipeline.model import Extraction, FeedHealth, MatchDocument
+from pipeline.model import Extraction, FeedHealth, FeedRef, MatchDocument
 from pipeline.runtime import Runtime
 
 MAX_PAGE = 200
@@ -347,8 +347,8 @@ test_query_on_articles.__test__ = False  # type: ignore[attr-defined]
 
 
 def _stored_document(session: store.Session, article: Article) -> MatchDocument:
-    links = store.article_feeds(session, int(article.id))  # type: ignore[arg-type]
-    feeds = tuple(value for f in links for value in (f.name, f.url) if value)
+    article_id = int(article.id)  # type: ignore[arg-type]
+    feeds = FeedRef.labels(store.article_feed_refs(session, [article_id]).get(article_id, []))
     return MatchDocument.from_extraction(
         article.title, article.text or "", feeds, Extraction.from_dict(article.extraction)
     )

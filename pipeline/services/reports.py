@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError, NotFoundError
 from pipeline.io import store
-from pipeline.model import ArticleState, Extraction, MatchDocument
+from pipeline.model import ArticleState, Extraction, FeedRef, MatchDocument
 from pipeline.runtime import Runtime
 
 
@@ -153,8 +153,9 @@ def backtest_rule(
             article = store.get_article(session, article_id)
             if article is None:
                 continue
-            links = store.article_feeds(session, article_id)
-            feeds = tuple(value for f in links for value in (f.name, f.url) if value)
+            feeds = FeedRef.labels(
+                store.article_feed_refs(session, [article_id]).get(article_id, [])
+            )
             document = MatchDocument.from_extraction(
                 article.title, article.text or "", feeds, Extraction.from_dict(article.extraction)
             )

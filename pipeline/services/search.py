@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.io import store
-from pipeline.model import FIGURE_CATEGORIES, Extraction, MatchDocument
+from pipeline.model import FIGURE_CATEGORIES, Extraction, FeedRef, MatchDocument
 from pipeline.runtime import Runtime
 
 MAX_LIMIT = 200
@@ -108,12 +108,10 @@ def search_articles(
         filters = store.SearchFilters(feed_id=feed_id, since=since, until=until)
         while True:
             batch = store.search_candidates(session, terms, filters, position, batch_size)
-            linked = store.article_feed_names(session, [int(a.id) for a, _ in batch])  # type: ignore[arg-type]
+            linked = store.article_feed_refs(session, [int(a.id) for a, _ in batch])  # type: ignore[arg-type]
             for article, sort_at in batch:
                 article_id = int(article.id)  # type: ignore[arg-type]
                 feeds = linked.get(article_id, [])
-                # As the matcher saw the article: each feed's name and URL.
-                labels = tuple(value for pair in feeds for value in pair if value)
                 position = (sort_at, article_id)
                 scanned += 1
                 hits: list[dict[str, str]] = []
@@ -121,7 +119,7 @@ def search_articles(
                     document = MatchDocument.from_extraction(
                         article.title,
                         article.text or "",
-                        labels,
+                        FeedRef.labels(feeds),  # as the matcher saw the article
                         Extraction.from_dict(article.extraction),
                     )
                     result = match_query(compiled, document)
@@ -130,7 +128,7 @@ def search_articles(
                             return SearchPage(items, Cursor(*position).encode(), text, scanned)
                         continue
                     hits = [hit.to_dict() for hit in result.hits]
-                names = tuple(name or url for name, url in feeds)
+                names = tuple(feed.name or feed.url for feed in feeds)
                 items.append(_hit(article, sort_at, names, hits))
                 if len(items) == limit or scanned >= budget:
                     return SearchPage(items, Cursor(*position).encode(), text, scanned)

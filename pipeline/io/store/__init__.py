@@ -109,7 +109,6 @@ from pipeline.io.store.rules import (
 )
 from pipeline.io.store.search import (
     SearchFilters,
-    article_feed_names,
     search_candidates,
     write_index_terms,
 )
@@ -168,7 +167,6 @@ __all__ = [
     "article_alert_ids",
     "article_alerts",
     "article_extractions_since",
-    "article_feed_names",
     "article_feed_refs",
     "article_feeds",
     "article_input",

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from pipeline.io.store.engine import insert_ignore_many
 from pipeline.io.store.tables import Article, Feed, FeedArticle, utcnow
-from pipeline.model import ArticleState, FetchStatus
+from pipeline.model import ArticleState, FeedRef, FetchStatus
 
 
 def get_article(session: Session, article_id: int) -> Article | None:
@@ -28,7 +28,7 @@ class ArticleInput:
     summary: str | None
     title: str
     canonical_url: str
-    fetch_status: str
+    fetch_status: FetchStatus
     fetch_reason: str | None
     published: datetime | None
     alerts_suppressed: str | None
@@ -39,7 +39,9 @@ def article_input(session: Session, article_id: int) -> ArticleInput | None:
     row = session.execute(
         _select_columns(ArticleInput).where(col(Article.id) == article_id)
     ).first()
-    return None if row is None else ArticleInput(**row._mapping)
+    if row is None:
+        return None
+    return ArticleInput(**{**row._mapping, "fetch_status": FetchStatus(row.fetch_status)})
 
 
 def _select_columns(shape: type[Any]) -> Any:
@@ -181,15 +183,20 @@ def store_feed_entries(
     return found
 
 
-def article_feed_refs(session: Session, article_id: int) -> list[tuple[int, str, str]]:
-    """(id, name, url) of the feeds that list an article, by feed id."""
-    rows = session.execute(
-        select(Feed.id, Feed.name, Feed.url)
-        .join(FeedArticle, FeedArticle.feed_id == Feed.id)  # type: ignore[arg-type]
-        .where(FeedArticle.article_id == article_id)
-        .order_by(col(Feed.id))
+def article_feed_refs(session: Session, article_ids: list[int]) -> dict[int, list[FeedRef]]:
+    """The feeds that list each article, in feed id order (absent: none lists it)."""
+    if not article_ids:
+        return {}
+    rows = session.exec(
+        select(FeedArticle.article_id, Feed.id, Feed.name, Feed.url)
+        .join(Feed, col(Feed.id) == col(FeedArticle.feed_id))
+        .where(col(FeedArticle.article_id).in_(article_ids))
+        .order_by(col(FeedArticle.article_id), col(Feed.id))
     ).all()
-    return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+    found: dict[int, list[FeedRef]] = {}
+    for article_id, feed_id, name, url in rows:
+        found.setdefault(int(article_id), []).append(FeedRef(int(feed_id), name, url))  # type: ignore[arg-type]
+    return found
 
 
 def article_feeds(session: Session, article_id: int) -> list[Feed]:

@@ -18,7 +18,7 @@ from sqlalchemy import column, exists, func, or_, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
-from pipeline.io.store.tables import Article, Feed, FeedArticle
+from pipeline.io.store.tables import Article, FeedArticle
 
 if TYPE_CHECKING:
     # The stage loads the query compiler: list commands that import the store must not.
@@ -104,21 +104,3 @@ def search_candidates(
         )
     query = query.order_by(sort_key().desc(), col(Article.id).desc()).limit(limit)
     return [(article, when) for article, when in session.exec(query).all()]
-
-
-def article_feed_names(
-    session: Session, article_ids: list[int]
-) -> dict[int, list[tuple[str, str]]]:
-    """(name, URL) of the feeds that list each article, by feed id."""
-    if not article_ids:
-        return {}
-    rows = session.exec(
-        select(FeedArticle.article_id, Feed.name, Feed.url)
-        .join(Feed, col(Feed.id) == col(FeedArticle.feed_id))
-        .where(col(FeedArticle.article_id).in_(article_ids))
-        .order_by(col(FeedArticle.article_id), col(Feed.id))
-    ).all()
-    found: dict[int, list[tuple[str, str]]] = {}
-    for article_id, name, url in rows:
-        found.setdefault(int(article_id), []).append((name, url))
-    return found
